@@ -1,0 +1,57 @@
+# Two commands set everything up on a fresh machine:
+#   make lab    create .venv if needed, install, open JupyterLab on the course
+#   make test   create .venv if needed, install, run the whole test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.w2s-installed
+LAB_ARGS := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+.PHONY: lab test venv system-deps release benchmarks clean
+
+venv: $(STAMP)
+
+# The venv is (re)built when it is missing, when its interpreter no longer runs (stale), or
+# when the dependency list changed. torch is installed first and pinned exactly so that pip
+# takes the local CPU wheel instead of resolving a CUDA build.
+$(STAMP): pyproject.toml
+	@if ! $(PY) -c 'import sys' >/dev/null 2>&1; then \
+	    echo "Creating $(VENV) with $$($(PYTHON) --version)"; \
+	    rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); \
+	fi
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+# Debian packages the tests need: bubblewrap (the grader's sandbox) and chromium (the
+# browser test). Installed only when missing, and only where we are root.
+system-deps:
+	@missing=""; \
+	command -v bwrap >/dev/null 2>&1 || missing="$$missing bubblewrap"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	    if [ "$$(id -u)" = 0 ]; then \
+	        echo "Installing Debian packages:$$missing"; \
+	        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+	            || echo "warning: could not install$$missing; the tests that need them will say so"; \
+	    else \
+	        echo "warning: not root, cannot install$$missing; the tests that need them will say so"; \
+	    fi; \
+	fi
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab $(LAB_ARGS) --notebook-dir=. lessons/01-the-weak-to-strong-setup.ipynb
+
+test: $(STAMP) system-deps
+	$(VENV)/bin/python -m pytest
+
+release: $(STAMP)
+	$(VENV)/bin/w2s release
+
+benchmarks: $(STAMP)
+	$(VENV)/bin/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache gradebook.db
