@@ -1,0 +1,186 @@
+"""The ``w2s`` command: run the experiment, sweep it, pretrain, release, check and grade.
+
+``run``, ``sweep`` and ``pretrain`` live here. ``release``, ``check`` and ``grade`` belong to
+their own modules (``w2s.release``, ``w2s.check``, ``autograder.grade``), each of which
+provides ``add_arguments(parser)`` and ``run(args) -> exit code``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from pathlib import Path
+
+SUBCOMMAND_MODULES = {
+    "release": ("w2s.release", "regenerate exercises/ from solutions/ (nbgrader generate)"),
+    "check": ("w2s.check", "run a notebook's visible tests and report each question"),
+    "grade": ("autograder.grade", "autograde a folder of submissions, sandboxed and in parallel"),
+}
+
+
+def _csv(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _add_experiment_options(p: argparse.ArgumentParser, sweep: bool = False) -> None:
+    from w2s.data import DATASETS
+    from w2s.models import STRONG_MODELS, WEAK_MODELS
+    from w2s.train import LOSSES
+
+    p.add_argument("--seeds", type=int, default=5, help="number of seeds, 0..N-1 (default 5)")
+    p.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON")
+    p.add_argument("--dataset", default="digits", choices=sorted(DATASETS))
+    if sweep:
+        p.add_argument("--weak", type=_csv, metavar="A,B,..",
+                       help=f"supervisors, weakest first (from {', '.join(WEAK_MODELS)})")
+        p.add_argument("--strong", type=_csv, metavar="A,B,..",
+                       help=f"students, smallest first (from {', '.join(STRONG_MODELS)})")
+        p.add_argument("--losses", type=_csv, default=["xent", "conf"], metavar="A,B",
+                       help=f"losses to compare (from {', '.join(LOSSES)}; default xent,conf)")
+    else:
+        p.add_argument("--weak", default="noisy-0.8", choices=list(WEAK_MODELS))
+        p.add_argument("--strong", default="mlp-large", choices=list(STRONG_MODELS))
+        p.add_argument("--loss", default="xent", choices=LOSSES)
+    p.add_argument("--pretrain", default="simclr", choices=["simclr", "none"],
+                   help="the student's pre-training; 'none' is the from-scratch contrast")
+    p.add_argument("--mode", default="probe", choices=["probe", "finetune"],
+                   help="probe: train the head on frozen features; finetune: all weights")
+    p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--hard-labels", action="store_true", help="train on argmax weak labels")
+    p.add_argument("--early-stopping", action="store_true",
+                   help="keep the epoch with the best loss on a weak-labelled held-out split")
+    p.add_argument("--alpha-max", type=float, default=0.5, help="confidence loss weight")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def _config(args, **overrides):
+    from w2s.experiment import Config
+
+    kw = dict(dataset=args.dataset, pretrain=args.pretrain, mode=args.mode, epochs=args.epochs,
+              lr=args.lr, hard_labels=args.hard_labels, early_stopping=args.early_stopping,
+              alpha_max=args.alpha_max)
+    kw.update(overrides)
+    return Config(**kw)
+
+
+def _fmt(stat: dict) -> str:
+    return f"{stat['mean']:.3f} ± {stat['std']:.3f}"
+
+
+def _write_json(path: Path, payload: dict) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(payload, indent=2) + "\n")
+    except OSError as exc:
+        raise SystemExit(f"w2s: cannot write {path}: {exc.strerror}. Choose a writable path.")
+    print(f"wrote {path}")
+
+
+def _show_progress(args) -> bool:
+    return not args.no_progress and sys.stderr.isatty()
+
+
+def cmd_run(args) -> int:
+    from w2s.experiment import METRICS, run_seeds
+
+    if args.seeds < 1:
+        raise SystemExit("w2s run: --seeds must be at least 1")
+    config = _config(args, weak=args.weak, strong=args.strong, loss=args.loss)
+    out = run_seeds(config, args.seeds, progress=_show_progress(args))
+    results = out.pop("results")
+    mode = "finetune" if config.pretrain == "none" else config.mode
+    print(f"weak {config.weak} -> strong {config.strong} ({config.pretrain}, {mode}), "
+          f"loss {config.loss}, {config.dataset}, {args.seeds} seeds")
+    labels = {"p_weak": "P_weak", "p_ceiling": "P_ceiling", "p_weak_to_strong": "P_weak->strong",
+              "pgr": "PGR", "agreement_on_weak_errors": "agreement on weak errors"}
+    width = max(map(len, labels.values()))
+    print(f"{'metric':<{width}}  {'mean ± std':>15}   per seed")
+    for m in METRICS:
+        per_seed = " ".join(f"{v:.3f}" for v in out[m]["per_seed"])
+        print(f"{labels[m]:<{width}}  {_fmt(out[m]):>15}   {per_seed}")
+    print(f"{out['seconds']:.1f} s ({out['seconds'] / len(results):.1f} s per seed)")
+    if args.json:
+        _write_json(args.json, out)
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    from w2s.experiment import sweep
+    from w2s.models import STRONG_MODELS, STRONG_ORDER, WEAK_MODELS, WEAK_ORDER
+    from w2s.train import LOSSES
+
+    weak = args.weak or WEAK_ORDER
+    strong = args.strong or STRONG_ORDER
+    for kind, names, known in (("weak", weak, WEAK_MODELS), ("strong", strong, STRONG_MODELS),
+                               ("loss", args.losses, LOSSES)):
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise SystemExit(f"w2s sweep: unknown {kind} {', '.join(unknown)}; "
+                             f"choose from {', '.join(known)}")
+    if args.seeds < 1:
+        raise SystemExit("w2s sweep: --seeds must be at least 1")
+    out = sweep(weak, strong, args.losses, args.seeds, base=_config(args),
+                progress=_show_progress(args))
+    print(f"{'weak':<12} {'strong':<11} {'loss':<5} {'P_weak':>7} {'P_ceil':>7} "
+          f"{'P_w2s':>7} {'PGR':>15} {'agree':>7}")
+    for row in out["rows"]:
+        print(f"{row['weak']:<12} {row['strong']:<11} {row['loss']:<5} "
+              f"{row['p_weak']['mean']:7.3f} {row['p_ceiling']['mean']:7.3f} "
+              f"{row['p_weak_to_strong']['mean']:7.3f} {_fmt(row['pgr']):>15} "
+              f"{row['agreement_on_weak_errors']['mean']:7.3f}")
+    print(f"{out['seconds']:.1f} s for {len(out['rows'])} cells x {args.seeds} seeds")
+    if args.json:
+        _write_json(args.json, out)
+    return 0
+
+
+def cmd_pretrain(args) -> int:
+    from w2s.pretrain import pretrain_all
+
+    paths = pretrain_all(epochs=args.epochs, progress=_show_progress(args))
+    for path in paths:
+        print(f"wrote {path}")
+    print("checksums recorded in data/SHA256SUMS")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="w2s", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = sub.add_parser("run", help="run the weak-to-strong experiment of lesson 02")
+    _add_experiment_options(p)
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("sweep", help="every supervisor x student x loss (lesson 04)")
+    _add_experiment_options(p, sweep=True)
+    p.set_defaults(func=cmd_sweep)
+    p = sub.add_parser("pretrain", help="regenerate data/ (synthetic data, pretrained students)")
+    p.add_argument("--epochs", type=int, default=150, help="SimCLR epochs (default 150)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_pretrain)
+    for name, (module_name, help_text) in SUBCOMMAND_MODULES.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        p = sub.add_parser(name, help=help_text, description=module.__doc__)
+        module.add_arguments(p)
+        p.set_defaults(func=module.run)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("\nw2s: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""Self-supervised pre-training of the strong students (SimCLR). Introduced in lesson 02.
+
+In the paper the strong model already represents the concept before it sees a label; weak
+supervision only has to *elicit* it. Here the MLP body learns, from unlabeled training
+inputs only (never the test set, never a label), to map two random augmentations of the
+same input close together (the NT-Xent loss of Chen et al., 2020).
+
+``w2s pretrain`` writes the bodies to ``data/pretrained/<dataset>-<student>.pt`` and records
+their SHA-256; ``load_body`` verifies and loads one in milliseconds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from w2s import data as data_mod
+from w2s.models import STRONG_MODELS, make_body
+from w2s.threads import torch_threads
+
+PRETRAIN_SEED = 0
+
+
+def augment(x: torch.Tensor, gen: torch.Generator, image_shape=None) -> torch.Tensor:
+    """A random view: a one-pixel shift for images, then feature dropout and noise."""
+    if image_shape is not None:
+        h, w = image_shape
+        img = x.view(-1, 1, h, w)
+        img = F.pad(img, (1, 1, 1, 1))
+        dy, dx = torch.randint(0, 3, (2,), generator=gen).tolist()
+        x = img[:, :, dy:dy + h, dx:dx + w].reshape(len(x), -1)
+    keep = (torch.rand(x.shape, generator=gen) > 0.2).float()
+    return x * keep + 0.1 * torch.randn(x.shape, generator=gen)
+
+
+def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.2) -> torch.Tensor:
+    """SimCLR's contrastive loss: each view must pick its partner out of the batch."""
+    z = F.normalize(torch.cat([z1, z2]), dim=1)
+    sim = z @ z.T / temperature
+    n = len(z1)
+    sim.fill_diagonal_(float("-inf"))
+    targets = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)])
+    return F.cross_entropy(sim, targets)
+
+
+def simclr(body: nn.Module, x: np.ndarray, out_dim: int, image_shape=None, epochs=150,
+           batch_size=256, lr=3e-3, seed=PRETRAIN_SEED, progress=None) -> nn.Module:
+    """Pretrain ``body`` in place with SimCLR on unlabeled ``x``; returns the body."""
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    projector = nn.Sequential(nn.Linear(out_dim, 64), nn.ReLU(), nn.Linear(64, 32))
+    params = list(body.parameters()) + list(projector.parameters())
+    opt = torch.optim.Adam(params, lr=lr)
+    xt = torch.as_tensor(x, dtype=torch.float32)
+    with torch_threads():
+        for _ in range(epochs):
+            perm = torch.randperm(len(xt), generator=gen)
+            for i in range(0, len(xt), batch_size):
+                batch = xt[perm[i:i + batch_size]]
+                if len(batch) < 8:
+                    continue
+                loss = nt_xent(projector(body(augment(batch, gen, image_shape))),
+                               projector(body(augment(batch, gen, image_shape))))
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            if progress is not None:
+                progress.update(1)
+    return body
+
+
+def weights_file(dataset: str, strong: str) -> str:
+    return f"pretrained/{dataset}-{strong}.pt"
+
+
+def pretrain_all(datasets=("digits", "latent"), students=None, epochs=150, progress=True):
+    """Regenerate the synthetic data and every pretrained body; record checksums."""
+    from tqdm.auto import tqdm
+
+    written = data_mod.write_latent()
+    data_mod.record_checksums(written)
+    students = list(students or STRONG_MODELS)
+    (data_mod.DATA_DIR / "pretrained").mkdir(parents=True, exist_ok=True)
+    bar = tqdm(total=len(datasets) * len(students) * epochs, desc="pretraining", unit="epoch",
+               disable=not progress)
+    paths = []
+    for dataset in datasets:
+        split = data_mod.load(dataset, seed=PRETRAIN_SEED)
+        unlabeled = split.x_unlabeled
+        for name in students:
+            hidden = STRONG_MODELS[name].hidden
+            body = make_body(unlabeled.shape[1], hidden)
+            bar.set_postfix_str(f"{dataset}/{name}")
+            simclr(body, unlabeled, hidden[-1], split.image_shape, epochs=epochs, progress=bar)
+            path = data_mod.DATA_DIR / weights_file(dataset, name)
+            torch.save(body.state_dict(), path)
+            paths.append(path)
+    bar.close()
+    data_mod.record_checksums(paths)
+    return paths
+
+
+def load_body(dataset: str, strong: str, n_features: int) -> nn.Sequential:
+    """A pretrained body, verified against data/SHA256SUMS."""
+    path = data_mod.verified_path(weights_file(dataset, strong))
+    body = make_body(n_features, STRONG_MODELS[strong].hidden)
+    body.load_state_dict(torch.load(path, weights_only=True))
+    return body
