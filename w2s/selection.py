@@ -80,8 +80,8 @@ def confidence(probs, kind: str = "max") -> np.ndarray:
 
 
 def n_kept(n: int, keep_fraction: float) -> int:
-    """How many of ``n`` examples a keep fraction keeps: round(n * f), at least 1."""
-    return max(1, int(round(n * keep_fraction)))
+    """How many of ``n`` examples a keep fraction keeps: n * f rounded half up, at least 1."""
+    return max(1, int(math.floor(n * keep_fraction + 0.5)))
 
 
 def select_confident(probs, keep_fraction: float, *, balanced: bool = False,
