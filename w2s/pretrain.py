@@ -71,6 +71,18 @@ def simclr(body: nn.Module, x: np.ndarray, out_dim: int, image_shape=None, epoch
     return body
 
 
+def pretrain_body(split: data_mod.Split, strong: str, epochs=150, seed=PRETRAIN_SEED,
+                  progress=None) -> nn.Sequential:
+    """A fresh body for student ``strong``, pretrained on ``split``'s unlabeled inputs.
+
+    Seeded before the body is built, so the same call gives the same weights."""
+    torch.manual_seed(seed)
+    hidden = STRONG_MODELS[strong].hidden
+    body = make_body(split.x_a.shape[1], hidden)
+    return simclr(body, split.x_unlabeled, hidden[-1], split.image_shape, epochs=epochs,
+                  seed=seed, progress=progress)
+
+
 def weights_file(dataset: str, strong: str) -> str:
     return f"pretrained/{dataset}-{strong}.pt"
 
@@ -88,12 +100,9 @@ def pretrain_all(datasets=("digits", "latent"), students=None, epochs=150, progr
     paths = []
     for dataset in datasets:
         split = data_mod.load(dataset, seed=PRETRAIN_SEED)
-        unlabeled = split.x_unlabeled
         for name in students:
-            hidden = STRONG_MODELS[name].hidden
-            body = make_body(unlabeled.shape[1], hidden)
             bar.set_postfix_str(f"{dataset}/{name}")
-            simclr(body, unlabeled, hidden[-1], split.image_shape, epochs=epochs, progress=bar)
+            body = pretrain_body(split, name, epochs=epochs, progress=bar)
             path = data_mod.DATA_DIR / weights_file(dataset, name)
             torch.save(body.state_dict(), path)
             paths.append(path)
