@@ -42,12 +42,14 @@ def train_student(model, x, targets, *, loss="xent", mode="probe", epochs=60, lr
 
     ``targets`` are the weak soft labels (or one-hot ground truth for the ceiling).
     ``loss`` is ``xent`` (soft cross-entropy), ``conf`` (auxiliary confidence loss) or
-    ``kd`` (distillation at ``temperature``, treating ``targets`` as the teacher).
+    ``kd`` (distillation at ``temperature``, treating ``targets`` as the teacher), or any
+    callable ``loss(logits, targets, step_frac) -> scalar`` (lesson 03 builds variants).
     With ``x_val``/``val_targets`` the weights of the epoch with the lowest loss on that
     weak-labelled split are kept (early stopping). Returns ``(model, History)``.
     """
-    if loss not in LOSSES:
-        raise ValueError(f"unknown loss {loss!r}; choose one of {LOSSES}")
+    if not callable(loss) and loss not in LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; choose one of {LOSSES} or pass a callable "
+                         "loss(logits, targets, step_frac)")
     if mode not in ("probe", "finetune"):
         raise ValueError(f"unknown mode {mode!r}; choose 'probe' or 'finetune'")
     lr = lr if lr is not None else (1e-2 if mode == "probe" else 1e-3)
@@ -78,7 +80,9 @@ def train_student(model, x, targets, *, loss="xent", mode="probe", epochs=60, lr
                 idx = perm[i:i + batch_size]
                 logits = model.head(features[idx]) if features is not None else model(xt[idx])
                 target = tt[idx]
-                if loss == "xent":
+                if callable(loss):
+                    value = loss(logits, target, step / total_steps)
+                elif loss == "xent":
                     value = soft_cross_entropy(logits, target)
                 elif loss == "conf":
                     value = conf(logits, target, step / total_steps)
