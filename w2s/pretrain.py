@@ -91,6 +91,12 @@ def pretrain_all(datasets=("digits", "latent"), students=None, epochs=150, progr
     """Regenerate the synthetic data and every pretrained body; record checksums."""
     from tqdm.auto import tqdm
 
+    from w2s.experiment import fast_mode
+
+    if fast_mode():
+        epochs = max(2, epochs // 10)
+        print(f"W2S_FAST is set: pre-training shortened to {epochs} epochs "
+              "(for tests; do not commit these weights)")
     written = data_mod.write_latent()
     data_mod.record_checksums(written)
     students = list(students or STRONG_MODELS)
