@@ -12,7 +12,8 @@ fraction, or weighting examples by confidence, trades *quantity* and *coverage* 
 - ``selection_report(probs, keep, y_true)``: what was kept (coverage, label accuracy,
   class balance);
 - ``run_selection(config, seed, keep_fractions, strategies)``: the real weak-to-strong
-  experiment on the kept examples (P_weak, P_ceiling, P_weak->strong, PGR per fraction).
+  experiment on the kept examples (P_weak, P_ceiling, P_weak->strong, PGR per fraction);
+- ``summarize_runs(rows, metric)``: mean and spread over seeds, per strategy and fraction.
 
 At LLM scale the same idea filters pre-training data with a small reference model's
 perplexity (Ankner et al., 2024) and sets data-mixture weights with a small proxy model
@@ -254,3 +255,29 @@ def run_selection(config=None, seed: int = 0, keep_fractions=(0.2, 0.4, 0.6, 0.8
                    seconds=time.perf_counter() - start)
         rows.append(row)
     return rows
+
+
+def summarize_runs(rows, metric: str = "pgr") -> dict:
+    """Mean and standard deviation over seeds of ``metric`` in ``run_selection`` rows.
+
+    Returns ``{strategy: {"keep_fraction", "mean", "std", "n"}}`` with arrays sorted by
+    keep fraction (``n``: how many seeds each point averages).
+    """
+    rows = list(rows)
+    if not rows:
+        raise ValueError("no rows to summarize; pass the list returned by run_selection")
+    if any(metric not in r for r in rows):
+        raise ValueError(f"metric {metric!r} is not in every row; choose one of "
+                         f"{sorted(k for k in rows[0] if isinstance(rows[0][k], (int, float)))}")
+    groups: dict = {}
+    for r in rows:
+        groups.setdefault(r["strategy"], {}).setdefault(r["keep_fraction"], []).append(r[metric])
+    out = {}
+    for strategy, by_fraction in groups.items():
+        fractions = sorted(by_fraction)
+        values = [np.asarray(by_fraction[f], dtype=float) for f in fractions]
+        out[strategy] = {"keep_fraction": np.array(fractions),
+                         "mean": np.array([v.mean() for v in values]),
+                         "std": np.array([v.std() for v in values]),
+                         "n": np.array([len(v) for v in values])}
+    return out
