@@ -6,11 +6,12 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.w2s-installed
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
 LAB_ARGS := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test venv system-deps release benchmarks clean
+.PHONY: lab test test-fast venv system-deps release benchmarks clean
 
-venv: $(STAMP)
+venv: $(STAMP) $(LAB_SETTINGS)
 
 # The venv is (re)built when it is missing, when its interpreter no longer runs (stale), or
 # when the dependency list changed. torch is installed first and pinned exactly so that pip
@@ -24,6 +25,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
+
+# The course's JupyterLab settings (no news pop-up, no update check: nothing in the course
+# reaches out to the internet), installed where this venv's JupyterLab reads its overrides.
+$(LAB_SETTINGS): lab-settings/overrides.json $(STAMP)
+	@mkdir -p $(dir $@) && cp $< $@
 
 # Debian packages the tests need: bubblewrap (the grader's sandbox) and chromium (the
 # browser test). Installed only when missing, and only where we are root.
@@ -41,11 +47,17 @@ system-deps:
 	    fi; \
 	fi
 
-lab: $(STAMP)
-	$(VENV)/bin/jupyter lab $(LAB_ARGS) --notebook-dir=. lessons/01-the-weak-to-strong-setup.ipynb
+# The venv's bin/ goes first on PATH: nbgrader (Formgrader, Validate) runs tools such as
+# `alembic` by name, and a notebook's `!pip` or `!w2s` should be the course's.
+lab: $(STAMP) $(LAB_SETTINGS)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/jupyter lab $(LAB_ARGS) --notebook-dir=. lessons/01-the-weak-to-strong-setup.ipynb
 
-test: $(STAMP) system-deps
+test: $(STAMP) $(LAB_SETTINGS) system-deps
 	$(VENV)/bin/python -m pytest
+
+# The quick tests only (no notebooks, no browser, no fresh clone): for the edit-test loop.
+test-fast: $(STAMP) $(LAB_SETTINGS)
+	$(VENV)/bin/python -m pytest -m "not slow"
 
 release: $(STAMP)
 	$(VENV)/bin/w2s release
