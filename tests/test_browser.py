@@ -273,9 +273,9 @@ def _first_exercise() -> str:
     return notebooks[0].relative_to(COURSE_SOURCE).as_posix()
 
 
-def _autograded_cells(nb) -> list:
-    return [c for c in nb.cells if c.cell_type == "code"
-            and c.metadata.get("nbgrader", {}).get("grade")]
+def _graded_cells(nb) -> list:
+    """Test cells and written answers: what nbgrader marks, and reports while unsolved."""
+    return [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
 
 
 def _press_validate(page) -> tuple[str, list[str]]:
@@ -309,15 +309,15 @@ def _solved_copy(course: Path, exercise: str) -> str:
 def test_validate_button_reports_unsolved_questions(lab, page):
     exercise = _first_exercise()
     committed = (COURSE_SOURCE / exercise).read_bytes()
-    tests = _autograded_cells(nbformat.read(COURSE_SOURCE / exercise, as_version=4))
-    assert tests, f"{exercise} has no autograded cells"
+    graded = _graded_cells(nbformat.read(COURSE_SOURCE / exercise, as_version=4))
+    assert graded, f"{exercise} has no graded cells"
 
     open_notebook(page, lab, exercise, "exercise")
     kind, failed = _press_validate(page)
     snapshot(page, "validate-unsolved")
     assert kind == "validation-failed", f"Validate on the untouched {exercise} said {kind}"
-    assert sorted(failed) == sorted(c.source.strip() for c in tests), (
-        "the dialog should list every autograded test of the unsolved exercise")
+    assert sorted(failed) == sorted(c.source.strip() for c in graded), (
+        "the dialog should list every graded question of the unsolved exercise")
     page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept").click()
     assert (COURSE_SOURCE / exercise).read_bytes() == committed, "the committed exercise changed"
 
