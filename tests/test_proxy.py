@@ -47,3 +47,33 @@ def test_bad_inputs():
         proxy_tune(LARGE, TUNED, BASE, strength="strong")
     with pytest.raises(ValueError, match="strength"):
         proxy_tune(LARGE, TUNED, BASE, strength=float("inf"))
+
+
+def test_run_proxy_tuning_end_to_end(monkeypatch):
+    """A real (fast) run: every model is scored, the proxy's accuracy follows from the kept
+    probabilities, and gap_closed is PGR between the large base and the truly tuned model."""
+    monkeypatch.setenv("W2S_FAST", "1")
+    from w2s.metrics import pgr
+    from w2s.proxy import run_proxy_tuning
+
+    rows = run_proxy_tuning(seed=0, n_gold=(150, 300), keep_probs=True)
+    assert [r["n_gold"] for r in rows] == [150, 300]
+    for r in rows:
+        p = r["probs"]
+        for name in ("large_base", "small_base", "small_tuned", "proxy", "large_tuned"):
+            assert r[name] == pytest.approx((p[name].argmax(1) == p["y_test"]).mean())
+        assert np.allclose(p["proxy"], proxy_tune(p["large_base"], p["small_tuned"], p["small_base"]))
+        if r["large_tuned"] > r["large_base"]:
+            assert r["gap_closed"] == pytest.approx(pgr(r["large_base"], r["proxy"], r["large_tuned"]))
+    # the base models do not depend on the number of gold labels; the tuned ones do
+    assert rows[0]["large_base"] == rows[1]["large_base"]
+    assert not np.allclose(rows[0]["probs"]["small_tuned"], rows[1]["probs"]["small_tuned"])
+
+
+def test_run_proxy_tuning_rejects_bad_gold_sizes():
+    from w2s.proxy import run_proxy_tuning
+
+    with pytest.raises(ValueError, match="n_gold"):
+        run_proxy_tuning(n_gold=(0,))
+    with pytest.raises(ValueError, match="n_gold"):
+        run_proxy_tuning(n_gold=(10_000,))
