@@ -1,0 +1,88 @@
+"""How long each lesson takes, top to bottom on a fresh kernel — the course promises under
+60 s each on a 2-core CPU (target 30 s).
+
+    .venv/bin/python benchmarks/lesson_times.py              # every lesson
+    .venv/bin/python benchmarks/lesson_times.py 03 04        # lessons whose name contains 03 or 04
+    .venv/bin/python benchmarks/lesson_times.py --repeat 3   # best of three runs each
+
+Prints one Markdown table: seconds (kernel start to last cell), the three slowest cells, and
+whether the run was clean (no error, nothing on stderr). The machine's load average is
+printed too: timings taken while other processes compete for the CPU are not comparable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from w2s import lessons  # noqa: E402
+
+LIMIT_S, TARGET_S = 60.0, 30.0
+
+
+def cell_seconds(nb) -> list[tuple[float, int]]:
+    """(seconds, cell index) for every executed code cell, from nbclient's timing metadata."""
+    times = []
+    for i, cell in enumerate(nb.cells):
+        stamps = cell.get("metadata", {}).get("execution", {})
+        if "iopub.execute_input" in stamps and "shell.execute_reply" in stamps:
+            start = datetime.fromisoformat(stamps["iopub.execute_input"].replace("Z", "+00:00"))
+            end = datetime.fromisoformat(stamps["shell.execute_reply"].replace("Z", "+00:00"))
+            times.append(((end - start).total_seconds(), i))
+    return times
+
+
+def measure(path: Path, repeat: int) -> dict:
+    from nbclient.exceptions import CellExecutionError
+
+    best = None
+    for _ in range(repeat):
+        try:
+            nb, seconds = lessons.execute(path)
+        except CellExecutionError as exc:
+            return {"seconds": float("nan"), "slowest": "", "status": f"error: {str(exc)[-80:]!r}"}
+        if best is None or seconds < best[1]:
+            best = (nb, seconds)
+    nb, seconds = best
+    slowest = sorted(cell_seconds(nb), reverse=True)[:3]
+    problems = lessons.output_problems(nb)
+    verdict = ("ok" if seconds <= TARGET_S else "over target" if seconds <= LIMIT_S
+               else "OVER LIMIT")
+    return {"seconds": seconds,
+            "slowest": ", ".join(f"cell {i}: {s:.1f}" for s, i in slowest),
+            "status": f"{verdict}; " + ("clean" if not problems else f"{len(problems)} problem(s)")}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("only", nargs="*", help="run lessons whose file name contains any of these")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per lesson; the best counts")
+    args = parser.parse_args(argv)
+    paths = [p for p in lessons.lesson_paths()
+             if not args.only or any(key in p.name for key in args.only)]
+    if not paths:
+        print("no lesson matches", file=sys.stderr)
+        return 1
+    load_before = os.getloadavg()[0]
+    rows = [(p.name, measure(p, args.repeat)) for p in paths]
+    load_after = os.getloadavg()[0]
+
+    print(f"\n## Lesson run times (fresh kernel, {os.cpu_count()} CPUs, "
+          f"W2S_FAST={os.environ.get('W2S_FAST', '0') or '0'}, best of {args.repeat})\n")
+    print("| lesson | seconds | slowest cells (s) | status |")
+    print("|---|---:|---|---|")
+    for name, row in rows:
+        print(f"| {name} | {row['seconds']:.1f} | {row['slowest']} | {row['status']} |")
+    total = sum(r["seconds"] for _, r in rows)
+    print(f"\ntotal {total:.0f} s; 1-minute load average {load_before:.1f} before, "
+          f"{load_after:.1f} after (above {os.cpu_count()} means the CPU was shared)")
+    return 0 if all(r["seconds"] <= LIMIT_S and "clean" in r["status"] for _, r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""The lessons: each runs top to bottom on a fresh kernel without an error or a word on
+stderr, and each is stored clean (no outputs, normalised metadata), links to the next one and
+appears in the README's lesson map.
+
+Lessons are found by glob, so a new notebook in lessons/ is tested the moment it lands.
+"""
+
+import ast
+import re
+import sys
+import tomllib
+from importlib.metadata import packages_distributions
+
+import nbformat
+import pytest
+
+from conftest import ROOT
+from w2s import lessons
+
+LESSONS = lessons.lesson_paths()
+IDS = [p.stem for p in LESSONS]
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def _read(path):
+    return nbformat.read(path, as_version=4)
+
+
+def _markdown(nb):
+    return [c.source for c in nb.cells if c.cell_type == "markdown"]
+
+
+def test_there_are_lessons():
+    assert len(LESSONS) >= 4, f"expected the course's lessons in {lessons.LESSONS_DIR}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", LESSONS, ids=IDS)
+def test_lesson_runs_cleanly_on_a_fresh_kernel(path):
+    from nbclient.exceptions import CellExecutionError
+
+    try:
+        nb, _ = lessons.execute(path, timeout=600)
+    except CellExecutionError as exc:
+        pytest.fail(f"{path.name} stopped with an error:\n{str(exc)[-3000:]}")
+    problems = lessons.output_problems(nb)
+    assert not problems, f"{path.name} wrote errors or to stderr:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=IDS)
+def test_lesson_is_stored_without_outputs_and_with_normalised_metadata(path):
+    nb = _read(path)
+    nbformat.validate(nb)
+    problems = lessons.hygiene_problems(nb)
+    assert not problems, (f"{path.name} is not stored clean: {'; '.join(problems)}. "
+                          "Run `.venv/bin/python -m w2s.lessons strip lessons/*.ipynb`.")
+
+
+def test_hygiene_check_catches_outputs_counts_and_editor_metadata():
+    nb = _read(LESSONS[0])
+    code_cell = next(c for c in nb.cells if c.cell_type == "code")
+    code_cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="hi\n")]
+    code_cell.execution_count = 3
+    code_cell.metadata["collapsed"] = True
+    nb.metadata["language_info"]["version"] = "3.12.1"
+    problems = " ".join(lessons.hygiene_problems(nb))
+    for expected in ("outputs", "execution count", "collapsed", "notebook metadata"):
+        assert expected in problems
+    assert not lessons.hygiene_problems(lessons.strip(nb))
+
+
+def test_output_check_catches_errors_stderr_and_widget_errors():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x")]
+    nb.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text="fine\n")]
+    assert lessons.output_problems(nb) == []
+    nb.cells[0].outputs.append(nbformat.v4.new_output("stream", name="stderr", text="Warning\n"))
+    nb.cells[0].outputs.append(nbformat.v4.new_output("error", ename="ValueError", evalue="bad",
+                                                      traceback=[]))
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {
+        "abc123": {"state": {"outputs": [{"output_type": "error", "ename": "KeyError",
+                                          "evalue": "0.3", "traceback": []}]}}}}}
+    problems = " ".join(lessons.output_problems(nb))
+    assert "stderr" in problems and "ValueError" in problems and "KeyError" in problems
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=IDS)
+def test_relative_links_resolve(path):
+    broken = [target for text in _markdown(_read(path)) for target in LINK.findall(text)
+              if not re.match(r"[a-z]+:", target) and not target.startswith("#")
+              and not (path.parent / target.split("#")[0]).exists()]
+    assert not broken, f"{path.name} links to missing files: {broken}"
+
+
+@pytest.mark.parametrize("index", range(len(LESSONS) - 1), ids=IDS[:-1])
+def test_each_lesson_ends_by_linking_to_the_next(index):
+    last = _markdown(_read(LESSONS[index]))[-1]
+    assert f"]({LESSONS[index + 1].name})" in last, (
+        f"{LESSONS[index].name}'s last markdown cell should link to {LESSONS[index + 1].name}")
+
+
+def test_readme_lesson_map_lists_every_lesson():
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("<!-- BEGIN lessons -->")[1].split("<!-- END lessons -->")[0]
+    missing = [p.name for p in LESSONS if f"lessons/{p.name}" not in section]
+    assert not missing, f"README lesson map misses {missing}"
+
+
+def _declared_distributions():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    names = {re.split(r"[\s<>=!~\[;]", spec, maxsplit=1)[0] for spec in project["dependencies"]}
+    return {n.lower().replace("_", "-") for n in names} | {"w2s"}
+
+
+# IPython is the kernel the lessons run in; ipykernel (declared) is what installs it.
+PROVIDED_BY_THE_KERNEL = {"IPython"}
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=IDS)
+def test_lessons_import_only_declared_dependencies(path):
+    declared = _declared_distributions()
+    owners = packages_distributions()
+    undeclared = set()
+    for cell in _read(path).cells:
+        if cell.cell_type != "code":
+            continue
+        source = "\n".join(line for line in cell.source.splitlines()
+                           if not line.lstrip().startswith(("%", "!")))
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                modules = [node.module]
+            else:
+                continue
+            for module in modules:
+                top = module.split(".")[0]
+                if top in sys.stdlib_module_names or top in PROVIDED_BY_THE_KERNEL or top == "w2s":
+                    continue
+                dists = {d.lower().replace("_", "-") for d in owners.get(top, [top])}
+                if not dists & declared:
+                    undeclared.add(top)
+    assert not undeclared, f"{path.name} imports undeclared packages: {sorted(undeclared)}"
