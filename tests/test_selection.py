@@ -160,6 +160,8 @@ def test_run_selection_end_to_end(monkeypatch):
         ("weighted", 1.0)]
     assert len({(r["p_weak"], r["p_ceiling"]) for r in rows}) == 1
     top, full = rows[0], rows[1]
+    # keeping everything is the same training set whatever the strategy
+    assert rows[3]["p_weak_to_strong"] == full["p_weak_to_strong"]
     assert top["label_accuracy"] > full["label_accuracy"] + 0.1
     assert top["coverage"] == pytest.approx(0.2, abs=0.01) and full["coverage"] == 1.0
     for r in rows:

@@ -233,6 +233,7 @@ def run_selection(config=None, seed: int = 0, keep_fractions=(0.2, 0.4, 0.6, 0.8
     runs = [(s, f) for s in strategies if s != "weighted" for f in fractions]
     runs += [("weighted", 1.0)] if "weighted" in strategies else []
     rows = []
+    trained = {}  # identical kept sets (e.g. every strategy at fraction 1) train only once
     for strategy, fraction in tqdm(runs, desc=f"selection (seed {seed})", unit="run",
                                    disable=not progress):
         start = time.perf_counter()
@@ -245,9 +246,12 @@ def run_selection(config=None, seed: int = 0, keep_fractions=(0.2, 0.4, 0.6, 0.8
             targets = weak_labels * confidence_weights(weak_labels, power)[:, None]
         else:
             keep = select_confident(weak_labels, fraction, balanced=(strategy == "balanced"))
-        sub = replace(split, x_b=split.x_b[keep], y_b=split.y_b[keep])
-        student, _ = fit_student(config, sub, targets[keep], seed)
-        p_w2s = accuracy(predict_proba(student, split.x_test).argmax(1), split.y_test)
+        key = (strategy == "weighted", keep.tobytes())
+        if key not in trained:
+            sub = replace(split, x_b=split.x_b[keep], y_b=split.y_b[keep])
+            student, _ = fit_student(config, sub, targets[keep], seed)
+            trained[key] = accuracy(predict_proba(student, split.x_test).argmax(1), split.y_test)
+        p_w2s = trained[key]
         row = selection_report(weak_labels, keep, split.y_b)
         row.update(strategy=strategy, keep_fraction=fraction, seed=seed, p_weak=p_weak,
                    p_ceiling=p_ceiling, p_weak_to_strong=p_w2s,
