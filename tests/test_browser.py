@@ -203,7 +203,7 @@ def wait_until_executed(page, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     panel = page.locator(".jp-NotebookPanel:visible")
     while True:
-        prompts = panel.locator(".jp-CodeCell .jp-InputArea-prompt").all_inner_texts()
+        prompts = panel.locator(".jp-CodeCell .jp-InputArea-prompt").all_text_contents()
         idle = panel.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").count() == 1
         started = bool(prompts) and any(ch.isdigit() for ch in prompts[0])
         if started and idle and not any("*" in p for p in prompts):
@@ -234,8 +234,10 @@ def test_lesson_01_runs_all_cells_in_jupyterlab(lab, page, browser):
     assert (COURSE_SOURCE / LESSON).is_file(), f"{LESSON} is missing"
     committed = (COURSE_SOURCE / LESSON).read_bytes()
     open_notebook(page, lab, LESSON, "lesson01")
+    started = time.monotonic()
     click_menu(page, "Run", "Run All Cells")
     wait_until_executed(page, RUN_TIMEOUT_S)
+    print(f"{LESSON}: Run All Cells took {time.monotonic() - started:.1f} s in the browser")
     save_notebook(page)  # the copy in the temporary course, so its outputs can be read exactly
 
     nb = nbformat.read(lab.course / LESSON, as_version=4)
@@ -280,9 +282,11 @@ def _graded_cells(nb) -> list:
 
 def _press_validate(page) -> tuple[str, list[str]]:
     """Press Validate; return the result dialog's kind and the sources of the cells it lists."""
+    started = time.monotonic()
     page.locator(".jp-NotebookPanel:visible .validate-button").click()
     dialog = page.locator(".jp-Dialog", has_text="Validation Results")
     dialog.wait_for(timeout=RUN_TIMEOUT_S * 1000)
+    print(f"Validate answered in {time.monotonic() - started:.1f} s")
     message = dialog.locator("#validation-message")
     kinds = [k for k in message.get_attribute("class").split() if k.startswith("validation-")]
     failed_sources = message.locator(".jp-RenderedText pre").all_inner_texts()[0::2]
