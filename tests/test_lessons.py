@@ -30,6 +30,12 @@ def _markdown(nb):
     return [c.source for c in nb.cells if c.cell_type == "markdown"]
 
 
+def _python(source):
+    """A code cell's source without IPython magics and shell escapes, ready for ast.parse."""
+    return "\n".join(line for line in source.splitlines()
+                     if not line.lstrip().startswith(("%", "!")))
+
+
 def test_there_are_lessons():
     assert len(LESSONS) >= 4, f"expected the course's lessons in {lessons.LESSONS_DIR}"
 
@@ -124,9 +130,7 @@ def test_lessons_import_only_declared_dependencies(path):
     for cell in _read(path).cells:
         if cell.cell_type != "code":
             continue
-        source = "\n".join(line for line in cell.source.splitlines()
-                           if not line.lstrip().startswith(("%", "!")))
-        for node in ast.walk(ast.parse(source)):
+        for node in ast.walk(ast.parse(_python(cell.source))):
             if isinstance(node, ast.Import):
                 modules = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.level == 0:
@@ -141,3 +145,22 @@ def test_lessons_import_only_declared_dependencies(path):
                 if not dists & declared:
                     undeclared.add(top)
     assert not undeclared, f"{path.name} imports undeclared packages: {sorted(undeclared)}"
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=IDS)
+def test_lesson_follows_the_template(path):
+    """STYLE.md: objectives -> one setup cell -> concepts with "Try it" -> check your
+    understanding (answers folded away) -> summary -> further reading -> next lesson."""
+    nb = _read(path)
+    text = "\n".join(_markdown(nb))
+    assert re.search(r"after this lesson|learning objectives", text, re.I), "no learning objectives"
+    for heading in ("Check your understanding", "Summary", "Further reading"):
+        assert re.search(rf"^#+\s.*{heading}", text, re.M | re.I), f"no '{heading}' heading"
+    assert re.search(r"try it", text, re.I), "no 'Try it' exercise"
+    assert "<details>" in text and "<summary>" in text, "answers are not folded away in <details>"
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    importing = [i for i, src in enumerate(code)
+                 if any(isinstance(node, (ast.Import, ast.ImportFrom))
+                        for node in ast.parse(_python(src)).body)]
+    assert importing[:1] == [0] and len(importing) == 1, (
+        f"imports belong in the one setup cell (the first code cell); code cells {importing} import")
