@@ -266,7 +266,9 @@ def test_lesson_01_runs_all_cells_in_jupyterlab(lab, page, browser):
     assert_no_news_popup(page, lab)
     assert not browser.outside_requests, f"the page reached outside: {browser.outside_requests}"
     assert (COURSE_SOURCE / LESSON).read_bytes() == committed, "the committed lesson was modified"
+    # the screenshot taken after the test shows the first plot (drawn a moment after scrolling)
     page.locator(".jp-OutputArea-output img").first.scroll_into_view_if_needed()
+    page.wait_for_timeout(1000)
 
 
 def _first_exercise() -> str:

@@ -210,6 +210,7 @@ def probe_make_lab(clone: Path, env: dict, log: Path) -> None:
         # nbgrader from the repository root: the formgrader finds the course's assignments
         # (it creates the gradebook, which needs the venv's `alembic`) and Validate runs
         assignments = {a["name"] for a in _http(base, token, "formgrader/api/assignments")}
+        assert (clone / "solutions").is_dir(), "the clone has no solutions/ (nbgrader's source)"
         expected = {p.name for p in (clone / "solutions").iterdir() if p.is_dir()}
         assert expected and expected <= assignments, f"formgrader lists {sorted(assignments)}"
         exercise = sorted((clone / "exercises").glob("*/*.ipynb"))[0].relative_to(clone)
