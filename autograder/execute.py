@@ -14,6 +14,7 @@ import asyncio
 import json
 import os
 import secrets
+import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -202,21 +203,28 @@ class NotebookRun:
         return False
 
     async def _watchdog(self) -> None:
-        """Without a cgroup: kill the sandbox when its processes outgrow the limits."""
+        """End the sandbox as soon as its processes reach the process limit (a fork bomb), or,
+        where no cgroup caps memory, when together they use more than the memory limit."""
         process = getattr(self.km.provisioner, "process", None)
         if process is None:
             return
-        page = os.sysconf("SC_PAGE_SIZE")
+        cgroup = self.sandbox.cgroup
         while True:
             await asyncio.sleep(0.25)
-            tree = process_tree(process.pid)
-            rss = sum(_rss_pages(pid) for pid in tree) * page
-            if len(tree) > self.limits.max_processes:
+            if cgroup is not None:
+                count, used = cgroup.process_count(), 0
+            else:
+                tree = process_tree(process.pid)
+                count, used = sum(map(_tasks, tree)), sum(map(_memory_bytes, tree))
+            if count >= self.limits.max_processes:
                 self.watchdog_reason = "process limit"
-            elif rss > self.limits.memory_bytes:
+            elif used > self.limits.memory_bytes:
                 self.watchdog_reason = "memory limit"
             if self.watchdog_reason:
-                process.kill()
+                try:
+                    os.killpg(process.pid, signal.SIGKILL)  # the kernel's whole session
+                except OSError:
+                    process.kill()
                 return
 
     # -- the run ---------------------------------------------------------------------------
@@ -227,10 +235,10 @@ class NotebookRun:
         try:
             self.sandbox.chdir = self.sandbox.inside(self.workdir)
             await self.km.start_kernel(cwd=str(self.workdir),
+                                       env={**os.environ, **self.sandbox.environment()},
                                        preexec_fn=self.sandbox.preexec(),
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            if self.sandbox.cgroup is None:
-                watchdog = asyncio.ensure_future(self._watchdog())
+            watchdog = asyncio.ensure_future(self._watchdog())
             await self.client.async_start_new_kernel_client()
             await self._cells(start)
         except DeadKernelError:
@@ -383,9 +391,24 @@ def process_tree(root: int) -> list[int]:
     return tree
 
 
-def _rss_pages(pid: int) -> int:
+def _tasks(pid: int) -> int:
+    """Threads of a process: each counts against the process limit, as in a cgroup."""
     try:
-        return int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+        return len(os.listdir(f"/proc/{pid}/task"))
+    except OSError:
+        return 0
+
+
+def _memory_bytes(pid: int) -> int:
+    """A process's proportional share of memory (PSS: forked copies are not counted twice)."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, IndexError, ValueError):
+        pass
+    try:
+        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, IndexError, ValueError):
         return 0
 

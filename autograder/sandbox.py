@@ -15,8 +15,10 @@ from __future__ import annotations
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +33,18 @@ THREAD_ENV = ("W2S_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM
               "NUMEXPR_NUM_THREADS")
 
 
+UID_BASE = 200_000
+# Run as the first command inside a privileged sandbox: cap processes, become `uid`, exec.
+DROP_PRIVILEGES = """import os, resource, sys
+uid, nproc = int(sys.argv[1]), int(sys.argv[2])
+resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+os.setgroups([])
+os.setgid(uid)
+os.setuid(uid)
+os.execv(sys.argv[3], sys.argv[3:])
+"""
+
+
 class SandboxUnavailable(RuntimeError):
     """bubblewrap is missing or cannot create a sandbox on this machine."""
 
@@ -40,7 +54,7 @@ class Limits:
     """Resource limits for one submission."""
 
     memory_bytes: int = 2 * GIB
-    max_processes: int = 256
+    max_processes: int = 128
     notebook_seconds: float = 300.0
     cell_seconds: float = 60.0
     max_file_bytes: int = GIB
@@ -96,6 +110,25 @@ def _system_binds() -> list[str]:
         if (Path("/etc") / entry).exists():
             args += ["--ro-bind", f"/etc/{entry}", f"/etc/{entry}"]
     return args
+
+
+def _user_tasks() -> int:
+    uid, count = os.getuid(), 0
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                if os.stat(entry.path).st_uid == uid:
+                    count += len(os.listdir(f"{entry.path}/task"))
+            except OSError:
+                pass
+    return count
+
+
+def _parent_dirs(paths: list[Path]) -> list[str]:
+    """Create the folders above mount points world-traversable (bubblewrap makes them 0700)."""
+    parents = sorted({a for p in paths for a in p.parents if a != Path("/")},
+                     key=lambda a: len(a.parts))
+    return [arg for parent in parents for arg in ("--perms", "0755", "--dir", str(parent))]
 
 
 class Cgroup:
@@ -200,6 +233,33 @@ class Cgroup:
                         return True
         return False
 
+    def process_count(self) -> int:
+        """Processes and threads in the group now."""
+        for key in ("", "pids"):
+            if key in self.dirs:
+                try:
+                    return int((self.dirs[key] / "pids.current").read_text())
+                except (OSError, ValueError):
+                    return 0
+        return 0
+
+    def kill_all(self) -> None:
+        for _ in range(20):
+            pids = set()
+            for d in self.dirs.values():
+                try:
+                    pids |= {int(p) for p in (d / "cgroup.procs").read_text().split()}
+                except OSError:
+                    pass
+            if not pids:
+                return
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            time.sleep(0.05)
+
     def remove(self) -> None:
         for d in self.dirs.values():
             for _ in range(50):
@@ -209,7 +269,6 @@ class Cgroup:
                 except FileNotFoundError:
                     break
                 except OSError:
-                    import time
                     time.sleep(0.05)
 
 
@@ -257,30 +316,57 @@ class Sandbox:
         return env
 
     def wrap(self, argv: list[str]) -> list[str]:
-        """The command line that runs ``argv`` inside this sandbox."""
+        """The command line that runs ``argv`` inside this sandbox.
+
+        Usually bubblewrap builds the sandbox in a user namespace (uid 1000 inside). Where no
+        cgroup can cap the number of processes and we are root, it instead runs privileged
+        and drops to a uid of our own before ``argv`` starts, so that ``RLIMIT_NPROC`` stops
+        a fork bomb (the kernel ignores that limit for root, also inside a user namespace).
+        """
         if not self.enabled:
             return argv
-        args = [bwrap_path() or "bwrap", *_system_binds()]
+        uid = self.own_uid()
+        args = [bwrap_path() or "bwrap"]
+        args += _parent_dirs([*readonly_paths(), Path(SANDBOX_HOME), Path("/etc/passwd")])
+        args += _system_binds()
         for p in readonly_paths():
             args += ["--ro-bind", str(p), str(p)]
+        inside = uid or 1000
         passwd = self.root / "passwd"
-        passwd.write_text(f"student:x:1000:1000:student:{SANDBOX_HOME}:/bin/sh\n")
+        passwd.write_text(f"student:x:{inside}:{inside}:student:{SANDBOX_HOME}:/bin/sh\n")
         group = self.root / "group"
-        group.write_text("student:x:1000:\n")
+        group.write_text(f"student:x:{inside}:\n")
         args += [
             "--ro-bind", str(passwd), "/etc/passwd", "--ro-bind", str(group), "/etc/group",
             "--proc", "/proc", "--dev", "/dev",
             "--size", str(self.limits.tmp_bytes), "--tmpfs", "/tmp",
             "--size", str(self.limits.tmp_bytes), "--tmpfs", "/dev/shm",
             "--bind", str(self.home), SANDBOX_HOME,
+            *_parent_dirs([self.kernel_dir]),  # again: the private /tmp hid them
             "--bind", str(self.kernel_dir), str(self.kernel_dir),
-            "--unshare-all", "--unshare-user", "--uid", "1000", "--gid", "1000",
-            "--disable-userns", "--cap-drop", "ALL", "--hostname", "sandbox",
+            "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
+            "--unshare-cgroup-try", "--hostname", "sandbox",
             "--die-with-parent", "--new-session", "--clearenv", "--chdir", self.chdir,
         ]
+        if uid is None:
+            args += ["--unshare-user", "--uid", "1000", "--gid", "1000", "--disable-userns",
+                     "--cap-drop", "ALL"]
+        else:
+            for path in [self.home, self.kernel_dir, *self.home.rglob("*"),
+                         *self.kernel_dir.glob("*")]:
+                os.lchown(path, uid, uid)
+            args += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+            argv = [sys.executable, "-c", DROP_PRIVILEGES, str(uid),
+                    str(self.limits.max_processes), *argv]
         for key, value in self.environment().items():
             args += ["--setenv", key, value]
         return [*args, "--", *argv]
+
+    def own_uid(self) -> int | None:
+        """The unprivileged uid the sandbox runs as, when it needs one (see ``wrap``)."""
+        if self.cgroup is not None or os.geteuid() != 0:
+            return None
+        return UID_BASE + os.getpid()  # unique among the workers running now
 
     def preexec(self):
         """A function run in the child before exec: join the cgroup or set rlimits."""
@@ -291,16 +377,22 @@ class Sandbox:
             resource.setrlimit(resource.RLIMIT_FSIZE, (limits.max_file_bytes,) * 2)
             if cgroup is not None:
                 cgroup.join()
-            else:
-                resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes,) * 2)
+                return
+            resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes,) * 2)
+            if os.geteuid() != 0:
+                # RLIMIT_NPROC counts all of this user's tasks: allow what runs now plus the
+                # sandbox's share (as root, wrap() switches to a uid of the sandbox's own).
+                cap = _user_tasks() + limits.max_processes
+                resource.setrlimit(resource.RLIMIT_NPROC, (cap, cap))
 
         return setup
 
     def open(self) -> None:
-        if self.enabled:
-            self.cgroup = Cgroup.create(self.limits)
+        self.cgroup = Cgroup.create(self.limits)
 
     def close(self) -> None:
+        """Tear down: without bubblewrap's process namespace, the cgroup ends stray processes."""
         if self.cgroup is not None:
+            self.cgroup.kill_all()
             self.cgroup.remove()
             self.cgroup = None

@@ -1,0 +1,312 @@
+"""The grader's parts, without grading a class: rebuilding a tampered notebook from the
+release, the sandbox's walls and limits (a few seconds each), hiding hidden tests, the
+command line's messages, and the fallback limits where no cgroup is available."""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from autograder.execute import names_bound
+from autograder.restore import rebuild
+from autograder.sandbox import Limits, Sandbox
+from autograder.worker import strip_hidden_tests
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "tests" / "fixtures"
+W2S = REPO / ".venv" / "bin" / "w2s"
+sys.path.insert(0, str(FIXTURES))
+
+import make_submissions  # noqa: E402
+from test_grade import clean_env, read_csv  # noqa: E402
+
+needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None,
+                                 reason="bubblewrap is not installed: run `make system-deps`")
+
+
+def meta(gid, **flags):
+    nbgrader = {"grade": False, "grade_id": gid, "locked": False, "schema_version": 3,
+                "solution": False, "task": False}
+    nbgrader.update(flags)
+    return {"nbgrader": nbgrader}
+
+
+def release_nb():
+    return new_notebook(cells=[
+        new_markdown_cell("Intro"),
+        new_code_cell("import math", metadata=meta("setup", locked=True)),
+        new_code_cell("# YOUR CODE HERE", metadata=meta("answer", solution=True)),
+        new_code_cell("assert f() == 1", metadata=meta("test", grade=True, locked=True, points=2)),
+        new_markdown_cell("YOUR ANSWER HERE", metadata=meta("written", grade=True, solution=True,
+                                                            points=1)),
+    ])
+
+
+def gid(cell):
+    return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+
+def ids(nb):
+    return [gid(c) for c in nb.cells]
+
+
+# -- rebuild ---------------------------------------------------------------------------------
+def test_rebuild_restores_deleted_edited_and_moved_cells():
+    release = release_nb()
+    student = copy.deepcopy(release)
+    student.cells[2].source = "def f():\n    return 1"
+    student.cells[3].source = "pass"                             # edited test
+    del student.cells[1]                                         # deleted setup
+    student.cells.insert(0, student.cells.pop())                 # moved written answer
+    rebuilt = rebuild(student, release)
+    # release order; the plain intro stays after the cell it followed in the student's copy
+    assert ids(rebuilt) == ["setup", "answer", "test", "written", None]
+    assert rebuilt.cells[0].source == "import math"
+    assert rebuilt.cells[1].source == "def f():\n    return 1"
+    assert rebuilt.cells[2].source == "assert f() == 1"
+
+
+def test_rebuild_keeps_student_cells_after_the_cell_they_followed():
+    release = release_nb()
+    student = copy.deepcopy(release)
+    student.cells.insert(3, new_code_cell("def helper():\n    return 1"))
+    student.cells.insert(0, new_code_cell("x = 0"))
+    rebuilt = rebuild(student, release)
+    assert [c.source for c in rebuilt.cells][:5] == [
+        "x = 0", "Intro", "import math", "# YOUR CODE HERE", "def helper():\n    return 1"]
+    assert all("nbgrader" not in c.metadata for c in rebuilt.cells if c.source == "x = 0")
+
+
+def test_rebuild_takes_the_release_metadata_and_the_last_copy_of_an_answer():
+    release = release_nb()
+    student = copy.deepcopy(release)
+    student.cells[3].metadata.nbgrader.update(points=100, grade=False, locked=False)
+    student.cells[3].cell_type = "markdown"
+    first = copy.deepcopy(student.cells[2])
+    first.source = "def f():\n    return 0"
+    student.cells[2].source = "def f():\n    return 1"
+    student.cells.insert(2, first)
+    rebuilt = rebuild(student, release)
+    test = next(c for c in rebuilt.cells if gid(c) == "test")
+    assert test.cell_type == "code" and test.metadata.nbgrader["points"] == 2
+    assert test.metadata.nbgrader["locked"] and test.metadata.nbgrader["grade"]
+    answers = [c.source for c in rebuilt.cells if gid(c) == "answer"]
+    assert answers == ["def f():\n    return 1"]
+
+
+def test_names_bound_sees_every_binding_at_notebook_level():
+    source = ("import numpy as np, os.path\nfrom math import log as ln\nfor i in range(3):\n"
+              "    x = i\ndef f(y):\n    z = y\nclass C:\n    w = 1\nwith open('f') as fh:\n"
+              "    pass\n[q for q in range(3)]\n")
+    assert names_bound(source) == ["np", "os", "ln", "i", "x", "f", "C", "fh"]
+    assert names_bound("%timeit 1") == []
+
+
+def test_strip_hidden_tests_removes_code_and_quoting_tracebacks():
+    cell = new_code_cell('"""doc"""\nassert a == 1\n### BEGIN HIDDEN TESTS\nassert a != 42, '
+                         '"secret"\n### END HIDDEN TESTS',
+                         metadata=meta("t", grade=True, locked=True, points=1))
+    cell.outputs = [nbformat.NotebookNode(output_type="error", ename="AssertionError",
+                                          evalue="wrong", traceback=["---> 4 assert a != 42"])]
+    nb = strip_hidden_tests(new_notebook(cells=[cell]))
+    assert "42" not in nb.cells[0].source and "HIDDEN" not in nb.cells[0].source
+    assert nb.cells[0].outputs[0].traceback[0] == "AssertionError: wrong"
+    assert not any("42" in line for line in nb.cells[0].outputs[0].traceback)
+
+
+# -- the sandbox -----------------------------------------------------------------------------
+PROBE = """
+import os, socket, sys
+print("uid", os.getuid())
+print("solutions", os.path.exists(sys.argv[1]))
+print("repo", sorted(os.listdir(sys.argv[2])))
+open("written.txt", "w").write("ok")
+try:
+    open(sys.argv[3], "w")
+    print("venv writable")
+except OSError:
+    print("venv read-only")
+try:
+    socket.create_connection(("1.1.1.1", 53), timeout=2)
+    print("network up")
+except OSError:
+    print("network down")
+print("pids", sorted(int(p) for p in os.listdir("/proc") if p.isdigit())[:3])
+"""
+
+
+def run_in_sandbox(tmp_path, code, *args, limits=Limits(), env=None):
+    if env:
+        os.environ.update(env)
+    try:
+        sandbox = Sandbox(tmp_path / "sb", limits)
+        sandbox.open()
+        work = sandbox.workdir("a")
+        work.mkdir(parents=True)
+        sandbox.chdir = sandbox.inside(work)
+        cmd = sandbox.wrap([sys.executable, "-c", code, *args])
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
+                              preexec_fn=sandbox.preexec())
+        sandbox.close()
+    finally:
+        for key in env or {}:
+            os.environ.pop(key)
+    return done, work
+
+
+@needs_bwrap
+@pytest.mark.parametrize("cgroup", ["cgroup", "no cgroup"])
+def test_sandbox_walls(tmp_path, cgroup):
+    env = {"W2S_GRADE_NO_CGROUP": "1"} if cgroup == "no cgroup" else None
+    done, work = run_in_sandbox(tmp_path, PROBE, str(REPO / "solutions"), str(REPO),
+                                str(REPO / ".venv" / "x"), env=env)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "uid 0" not in out
+    assert "solutions False" in out
+    assert "repo ['.venv', 'data', 'w2s']" in out
+    assert "venv read-only" in out and "network down" in out
+    assert "pids [1, 2" in out                      # its own process tree
+    assert (work / "written.txt").read_text() == "ok"
+
+
+FORK_BOMB = """
+import os, time
+n = 0
+try:
+    while True:
+        if os.fork() == 0:
+            time.sleep(3)
+            os._exit(0)
+        n += 1
+except OSError:
+    print("forks", n)
+"""
+
+
+@needs_bwrap
+@pytest.mark.parametrize("cgroup", ["cgroup", "no cgroup"])
+def test_sandbox_caps_processes(tmp_path, cgroup):
+    env = {"W2S_GRADE_NO_CGROUP": "1"} if cgroup == "no cgroup" else None
+    done, _ = run_in_sandbox(tmp_path, FORK_BOMB, limits=Limits(max_processes=40), env=env)
+    forks = int(done.stdout.split("forks")[1])
+    assert 0 < forks < 40
+
+
+MEMORY_HOG = """
+blocks = []
+try:
+    for _ in range(64):
+        blocks.append(bytearray(128 * 1024 * 1024))
+        blocks[-1][::4096] = b"x" * len(blocks[-1][::4096])
+    print("allocated 8 GiB")
+except MemoryError:
+    print("MemoryError at", len(blocks) * 128, "MiB")
+"""
+
+
+@needs_bwrap
+@pytest.mark.parametrize("cgroup", ["cgroup", "no cgroup"])
+def test_sandbox_caps_memory(tmp_path, cgroup):
+    env = {"W2S_GRADE_NO_CGROUP": "1"} if cgroup == "no cgroup" else None
+    done, _ = run_in_sandbox(tmp_path, MEMORY_HOG, limits=Limits(memory_bytes=512 * 1024**2),
+                             env=env)
+    assert "allocated 8 GiB" not in done.stdout
+    # with a cgroup the kernel's OOM killer ends the process (bwrap exits 128 + 9); without
+    # one, RLIMIT_AS makes malloc fail
+    assert done.returncode == 137 or "MemoryError at" in done.stdout, (done.returncode, done.stdout)
+
+
+# -- the command line ------------------------------------------------------------------------
+def w2s(*args, env=None, timeout=600):
+    return subprocess.run([str(W2S), "grade", *map(str, args)], env=env or clean_env(),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_refuses_without_bubblewrap(tmp_path):
+    env = clean_env()
+    env["PATH"] = str(tmp_path)                       # no bwrap to be found
+    done = w2s(FIXTURES / "submissions", "--out", tmp_path / "out", env=env)
+    assert done.returncode == 2
+    assert "bubblewrap" in done.stderr and "--no-sandbox" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_bad_input_gets_a_message(tmp_path):
+    done = w2s(tmp_path / "nowhere", "--out", tmp_path / "out")
+    assert done.returncode == 2 and "is not a folder" in done.stderr
+    done = w2s(FIXTURES / "submissions", "--out", tmp_path / "out", "--assignment", "ps9")
+    assert done.returncode == 2 and "unknown assignment ps9" in done.stderr
+    (tmp_path / "empty").mkdir()
+    done = w2s(tmp_path / "empty", "--out", tmp_path / "out")
+    assert done.returncode == 2 and "no submissions" in done.stderr
+    done = w2s(FIXTURES / "submissions", "--out", REPO / "data" / "grades")
+    assert done.returncode == 2 and "every sandbox can read" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def _class(tmp_path, students: dict[str, str]) -> Path:
+    root = tmp_path / "submitted"
+    for name, source in students.items():
+        shutil.copytree(FIXTURES / "submissions" / source, root / name)
+    return root
+
+
+@needs_bwrap
+@pytest.mark.slow
+def test_interrupted_run_keeps_grades_and_resumes(tmp_path):
+    root = _class(tmp_path, {f"student{i}": "s01-correct" for i in range(4)})
+    out = tmp_path / "out"
+    cmd = [str(W2S), "grade", str(root), "--out", str(out), "--workers", "1", "--no-progress"]
+    process = subprocess.Popen(cmd, env=clean_env(), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    results = out / "nbgrader" / ".w2s" / "results"
+    while time.monotonic() < deadline and not list(results.glob("*/*.json")):
+        time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stdout + stderr
+    assert "Interrupted" in stderr and "Traceback" not in stderr
+    kept = read_csv(out / "grades.csv")
+    assert 1 <= len(kept) < 4 and all(r["score"] == "18" for r in kept)
+    again = subprocess.run(cmd, env=clean_env(), capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0
+    assert f"{len(kept)} unchanged since the last run" in again.stdout
+    assert [r["score"] for r in read_csv(out / "grades.csv")] == ["18"] * 4
+
+
+@needs_bwrap
+@pytest.mark.slow
+def test_no_cgroup_fallback_contains_bombs(tmp_path):
+    """Where no cgroup can be made, rlimits, a uid of the sandbox's own and a watchdog hold."""
+    root = _class(tmp_path, {"fork": "f05-fork-bomb", "memory": "f04-memory-bomb"})
+    env = clean_env()
+    env["W2S_GRADE_NO_CGROUP"] = "1"
+    done = w2s(root, "--out", tmp_path / "out", "--cell-timeout", "30", "--no-progress", env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = {(r["student"], r["grade_id"]): r for r in read_csv(tmp_path / "out" / "cells.csv")}
+    for student in ("fork", "memory"):           # points earned before the bomb are kept
+        assert rows[(student, "pgr-errors-test")]["status"] == "passed"
+    assert rows[("fork", "table-test")]["status"] == "not run"
+    assert "fork/ps1-measuring-weak-to-strong: process limit" in done.stdout
+    assert "memory/ps1-measuring-weak-to-strong: memory limit" in done.stdout
+
+
+@needs_bwrap
+@pytest.mark.slow
+def test_no_sandbox_runs_but_warns(tmp_path):
+    root = _class(tmp_path, {"s": "s01-correct"})
+    done = w2s(root, "--out", tmp_path / "out", "--no-sandbox", "--no-progress")
+    assert done.returncode == 0 and "WARNING: --no-sandbox" in done.stderr
+    assert read_csv(tmp_path / "out" / "grades.csv")[0]["score"] == "18"
