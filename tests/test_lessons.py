@@ -164,3 +164,36 @@ def test_lesson_follows_the_template(path):
                         for node in ast.parse(_python(src)).body)]
     assert importing[:1] == [0] and len(importing) == 1, (
         f"imports belong in the one setup cell (the first code cell); code cells {importing} import")
+
+
+def test_cached_sweep_matches_what_the_library_computes(monkeypatch):
+    """Lesson 04 draws lessons/data/sweep.json; rerun two of its cells for seed 0 and compare
+    exactly (training is seeded and deterministic). Fails when the library has changed
+    since the cache was written: regenerate it with the command in the message."""
+    from dataclasses import replace
+
+    from w2s.experiment import Config, run_experiment
+
+    monkeypatch.delenv("W2S_FAST", raising=False)
+    sweep = lessons.load_cached_sweep()
+    assert sweep["config"]["fast"] is False and 0 in sweep["seeds"]
+    base = Config(**{k: v for k, v in sweep["config"].items() if k in Config.__dataclass_fields__})
+    rows = {(r["weak"], r["strong"], r["loss"]): r for r in sweep["rows"]}
+    seed_index = sweep["seeds"].index(0)
+    for weak, strong, loss in [(sweep["weak_order"][0], sweep["strong_order"][-1], "conf"),
+                               (sweep["weak_order"][-1], sweep["strong_order"][0], "xent")]:
+        live = run_experiment(replace(base, weak=weak, strong=strong, loss=loss), seed=0)
+        cached = rows[(weak, strong, loss)]
+        for metric in ("p_weak", "p_ceiling", "p_weak_to_strong"):
+            assert cached[metric]["per_seed"][seed_index] == pytest.approx(getattr(live, metric)), (
+                f"lessons/data/sweep.json is stale ({weak} -> {strong}, {loss}, {metric}); "
+                f"regenerate it with `{lessons.SWEEP_COMMAND}`")
+
+
+def test_missing_or_broken_sweep_cache_says_how_to_regenerate(tmp_path):
+    with pytest.raises(FileNotFoundError, match="w2s sweep --seeds 5"):
+        lessons.load_cached_sweep(tmp_path / "nope.json")
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    with pytest.raises(ValueError, match="w2s sweep --seeds 5"):
+        lessons.load_cached_sweep(broken)

@@ -22,6 +22,33 @@ NOTEBOOK_METADATA = {"kernelspec": KERNELSPEC, "language_info": {"name": "python
 ALLOWED_CELL_METADATA = {"tags"}
 
 
+SWEEP_CACHE = LESSONS_DIR / "data" / "sweep.json"
+SWEEP_COMMAND = ".venv/bin/w2s sweep --seeds 5 --json lessons/data/sweep.json"
+
+
+def load_cached_sweep(path: Path = SWEEP_CACHE) -> dict:
+    """The 5-seed weak x strong sweep that lesson 04 draws as heat maps.
+
+    It is a cache of ``w2s.experiment.sweep`` (about a minute and a half of training), kept in
+    the repository so that the lesson stays fast; ``SWEEP_COMMAND`` regenerates it, and
+    ``tests/test_lessons.py`` checks that it still matches what the library computes."""
+    import json
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing. Regenerate it from the repository root "
+                                f"with `{SWEEP_COMMAND}` (about a minute and a half).")
+    try:
+        sweep = json.loads(path.read_text())
+        missing = {"weak_order", "strong_order", "losses", "seeds", "rows"} - set(sweep)
+    except (ValueError, TypeError):
+        missing = {"valid JSON"}
+    if missing:
+        raise ValueError(f"{path} is not a sweep result (lacks {sorted(missing)}). "
+                         f"Regenerate it with `{SWEEP_COMMAND}`.")
+    return sweep
+
+
 def lesson_paths(directory: Path = LESSONS_DIR) -> list[Path]:
     """Every lesson notebook, in course order (file names start with the lesson number)."""
     return sorted(Path(directory).glob("*.ipynb"))
