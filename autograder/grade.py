@@ -375,8 +375,8 @@ def summarize(rows: list[dict], results: dict, found, seconds: float, out: Path)
     tampering = [(key, nb["restored"]) for key, res in sorted(results.items())
                  for nb in res.get("notebooks", {}).values() if nb.get("restored")]
     if problems:
-        print(f"\n{len(problems)} submission(s) with problems (they got the points they earned "
-              "before the problem):")
+        print(f"\n{len(problems)} submission(s) to look at (each kept the points it earned "
+              "before any problem):")
         for r in problems:
             print(f"  {r['student']}/{r['assignment']}: {r['status']} - {r['detail']}")
     if tampering:

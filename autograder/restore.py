@@ -54,9 +54,8 @@ def rebuild(submitted: NotebookNode, release: NotebookNode) -> NotebookNode:
             continue  # a plain cell: the student's copy (if they kept it) is already placed
         cell = copy.deepcopy(cell)
         if gid in answers:
-            cell.source = answers[gid].get("source", "")
-            if isinstance(cell.source, list):
-                cell.source = "".join(cell.source)
+            source = answers[gid].get("source", "")
+            cell.source = "".join(map(str, source)) if isinstance(source, list) else str(source)
             if cell.cell_type == "markdown" and "attachments" in answers[gid]:
                 cell.attachments = copy.deepcopy(answers[gid].attachments)
         cells.append(cell)

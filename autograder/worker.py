@@ -104,6 +104,12 @@ def _grade_notebook(job: Job, name: str, work: Path, db_url: str) -> dict:
     release = nbformat.read(Path(job.course_root) / "release" / job.assignment / f"{name}.ipynb",
                             as_version=4)
     path = Path(job.submission_dir) / f"{name}.ipynb"
+    renamed = None
+    if not path.exists() and len(job.notebooks) == 1:
+        # one notebook expected, one other notebook there: a renamed download ("ps1 (1).ipynb")
+        others = [p for p in Path(job.submission_dir).glob("*.ipynb") if p.is_file()]
+        if len(others) == 1:
+            path, renamed = others[0], others[0].name
     execution = Execution()
     submitted, problem = _read(path)
     if submitted is None:
@@ -132,6 +138,8 @@ def _grade_notebook(job: Job, name: str, work: Path, db_url: str) -> dict:
     feedback.mkdir(parents=True, exist_ok=True)
     (feedback / f"{name}.html").write_text(_feedback_html(nb, resources))
     out = asdict(execution)
+    if renamed and execution.status == "ok":
+        out["status"], out["detail"] = "renamed notebook", f"graded {renamed} as {name}.ipynb"
     out["cells"] = cells
     out["restored"] = [r for r in execution.restored if r not in IGNORED_RESTORES]
     return out
@@ -151,10 +159,10 @@ def _read(path: Path) -> tuple[NotebookNode | None, tuple[str, str] | None]:
         for cell in nb.cells:
             if not isinstance(cell, dict) or "cell_type" not in cell:
                 raise ValueError("a cell has no type")
-            cell.setdefault("metadata", NotebookNode())
-            if isinstance(cell.get("source"), list):
-                cell.source = "".join(cell.source)
-            cell.setdefault("source", "")
+            if not isinstance(cell.get("metadata"), dict):
+                cell.metadata = NotebookNode()
+            source = cell.get("source", "")
+            cell.source = "".join(map(str, source)) if isinstance(source, list) else str(source)
         return nb, None
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the same case
         reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
