@@ -26,8 +26,7 @@ def _csv(text: str) -> list[str]:
 
 def _add_experiment_options(p: argparse.ArgumentParser, sweep: bool = False) -> None:
     from w2s.data import DATASETS
-    from w2s.models import STRONG_MODELS, WEAK_MODELS
-    from w2s.train import LOSSES
+    from w2s.registry import LOSSES, STRONG_MODELS, WEAK_MODELS
 
     p.add_argument("--seeds", type=int, default=5, help="number of seeds, 0..N-1 (default 5)")
     p.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON")
@@ -109,8 +108,7 @@ def cmd_run(args) -> int:
 
 def cmd_sweep(args) -> int:
     from w2s.experiment import sweep
-    from w2s.models import STRONG_MODELS, STRONG_ORDER, WEAK_MODELS, WEAK_ORDER
-    from w2s.train import LOSSES
+    from w2s.registry import LOSSES, STRONG_MODELS, STRONG_ORDER, WEAK_MODELS, WEAK_ORDER
 
     weak = args.weak or WEAK_ORDER
     strong = args.strong or STRONG_ORDER

@@ -11,33 +11,15 @@ A strong student is an MLP body plus a linear head. Pretrained bodies come from
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import torch
 from torch import nn
 
+# The registries are torch-free so the CLI can list them without importing torch.
+from w2s.registry import STRONG_MODELS, STRONG_ORDER, WEAK_MODELS, WEAK_ORDER, StrongSpec, WeakSpec  # noqa: F401
+
 
 # ---------------------------------------------------------------- weak models
-
-@dataclass(frozen=True)
-class WeakSpec:
-    name: str
-    kind: str          # "noise", "downsample" or "pca"
-    level: float       # noise std, pooling factor, or number of PCA components
-    description: str
-
-
-WEAK_MODELS = {spec.name: spec for spec in [
-    WeakSpec("noisy-1.2", "noise", 1.2, "logistic regression on pixels + N(0, 1.2^2) noise"),
-    WeakSpec("noisy-0.8", "noise", 0.8, "logistic regression on pixels + N(0, 0.8^2) noise"),
-    WeakSpec("noisy-0.5", "noise", 0.5, "logistic regression on pixels + N(0, 0.5^2) noise"),
-    WeakSpec("pca-3", "pca", 3, "logistic regression on the first 3 principal components"),
-    WeakSpec("downsample-4", "downsample", 4, "logistic regression on a 2x2 average-pooled image"),
-]}
-# Weakest first: the supervisors of the sweep (random-looking errors).
-WEAK_ORDER = ["noisy-1.2", "noisy-0.8", "noisy-0.5"]
-
 
 class WeakModel:
     """Logistic regression on a degraded view; ``predict_proba`` gives soft weak labels."""
@@ -92,22 +74,6 @@ class WeakModel:
 
 
 # ---------------------------------------------------------------- strong students
-
-@dataclass(frozen=True)
-class StrongSpec:
-    name: str
-    hidden: tuple[int, ...]
-    description: str = field(default="")
-
-
-STRONG_MODELS = {spec.name: spec for spec in [
-    StrongSpec("mlp-small", (32, 16), "MLP 64-32-16, pretrained with SimCLR"),
-    StrongSpec("mlp-medium", (64, 32), "MLP 64-64-32, pretrained with SimCLR"),
-    StrongSpec("mlp-large", (512, 256), "MLP 64-512-256, pretrained with SimCLR"),
-]}
-# Smallest first.
-STRONG_ORDER = ["mlp-small", "mlp-medium", "mlp-large"]
-
 
 def make_body(n_features: int, hidden: tuple[int, ...]) -> nn.Sequential:
     layers, width = [], n_features

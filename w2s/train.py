@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from w2s.losses import ConfidenceLoss, distillation_loss, soft_cross_entropy
 from w2s.threads import torch_threads
 
-LOSSES = ("xent", "conf", "kd")
+from w2s.registry import LOSSES  # noqa: E402
 
 
 @dataclass
