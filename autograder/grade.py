@@ -256,8 +256,9 @@ def _grade_all(jobs, workers: int, progress: bool):
 
     from . import worker
 
+    width = shutil.get_terminal_size((100, 20)).columns or 100
     bar = tqdm(total=len(jobs), unit="submission", disable=not progress, file=sys.stderr,
-               dynamic_ncols=True)
+               ncols=min(width, 120), desc="grading")
     pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=get_context("spawn"),
                                initializer=_worker_init)
     pending = {pool.submit(worker.grade, job): (job, fp, saved) for job, fp, saved in jobs}

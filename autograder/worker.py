@@ -258,6 +258,7 @@ def _feedback_html(nb: NotebookNode, resources: dict) -> str:
         template_dir = Path(__import__("nbgrader").__file__).parent / "server_extensions" / "formgrader"
         config = Config()
         config.HTMLExporter.template_name = "feedback"
+        config.HTMLExporter.sanitize_html = True  # student output must not run script in it
         config.HTMLExporter.extra_template_basedirs = [str(template_dir / "templates")]
         config.HTMLExporter.extra_template_paths = [
             str(template_dir / "static" / "node_modules" / "bootstrap" / "dist" / "css")]

@@ -218,6 +218,15 @@ def test_feedback_never_shows_hidden_tests(graded):
 
 
 @pytest.mark.slow
+def test_feedback_runs_no_student_script(graded):
+    html = (graded["out"] / "feedback" / "a15-script-in-feedback" / make_submissions.PS1 /
+            f"{make_submissions.PS1}.html").read_text()
+    assert "W2S_XSS" in html                              # the student's code is shown...
+    assert "<img src=x onerror" not in html               # ...but their HTML output is inert
+    assert '<script>document.title' not in html and "<script" not in html.split("</head>", 1)[1]
+
+
+@pytest.mark.slow
 def test_rerun_is_idempotent_and_quick(graded, tmp_path):
     before = (graded["out"] / "cells.csv").read_text(), (graded["out"] / "grades.csv").read_text()
     again = grade(CORPUS, graded["out"])
