@@ -144,9 +144,25 @@ class Cgroup:
             return None
         name = f"w2s-grade-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         try:
+            cls._remove_stale()
             return cls._create_v2(name, limits) or cls._create_v1(name, limits)
         except OSError:
             return None
+
+    @classmethod
+    def _remove_stale(cls) -> None:
+        """Groups left by graders that were killed (their worker's pid is gone)."""
+        own = cls._own()
+        parents = [Path("/sys/fs/cgroup") / own[""].lstrip("/")] if "" in own else []
+        parents += [Path("/sys/fs/cgroup") / c / own[c].lstrip("/") for c in ("memory", "pids")
+                    if c in own]
+        for parent in parents:
+            for d in parent.glob("w2s-grade-*-*") if parent.is_dir() else []:
+                pid = d.name.split("-")[2]
+                if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+                    stale = cls({"": d})
+                    stale.kill_all()
+                    stale.remove()
 
     @classmethod
     def _own(cls) -> dict[str, str]:
