@@ -242,6 +242,7 @@ def test_refuses_without_bubblewrap(tmp_path):
     assert "Traceback" not in done.stderr
 
 
+@needs_bwrap
 def test_bad_input_gets_a_message(tmp_path):
     done = w2s(tmp_path / "nowhere", "--out", tmp_path / "out")
     assert done.returncode == 2 and "is not a folder" in done.stderr
