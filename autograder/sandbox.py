@@ -343,8 +343,16 @@ class Sandbox:
             return argv
         uid = self.own_uid()
         args = [bwrap_path() or "bwrap"]
-        args += _parent_dirs([*readonly_paths(), Path(SANDBOX_HOME), Path("/etc/passwd")])
+        parents = _parent_dirs([*readonly_paths(), Path(SANDBOX_HOME), Path("/etc/passwd")])
+        args += parents
         args += _system_binds()
+        # The private /tmp comes before the course's own read-only binds, and the folders
+        # above them are made again on top of it: a checkout that lives under /tmp (a CI
+        # clone, say) must stay visible inside.
+        args += ["--proc", "/proc", "--dev", "/dev",
+                 "--size", str(self.limits.tmp_bytes), "--tmpfs", "/tmp",
+                 "--size", str(self.limits.tmp_bytes), "--tmpfs", "/dev/shm"]
+        args += parents
         for p in readonly_paths():
             args += ["--ro-bind", str(p), str(p)]
         inside = uid or 1000
@@ -354,11 +362,8 @@ class Sandbox:
         group.write_text(f"student:x:{inside}:\n")
         args += [
             "--ro-bind", str(passwd), "/etc/passwd", "--ro-bind", str(group), "/etc/group",
-            "--proc", "/proc", "--dev", "/dev",
-            "--size", str(self.limits.tmp_bytes), "--tmpfs", "/tmp",
-            "--size", str(self.limits.tmp_bytes), "--tmpfs", "/dev/shm",
             "--bind", str(self.home), SANDBOX_HOME,
-            *_parent_dirs([self.kernel_dir]),  # again: the private /tmp hid them
+            *_parent_dirs([self.kernel_dir]),
             "--bind", str(self.kernel_dir), str(self.kernel_dir),
             "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
             "--unshare-cgroup-try", "--hostname", "sandbox",
