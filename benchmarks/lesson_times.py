@@ -38,14 +38,13 @@ def cell_seconds(nb) -> list[tuple[float, int]]:
 
 
 def measure(path: Path, repeat: int) -> dict:
-    from nbclient.exceptions import CellExecutionError
-
     best = None
     for _ in range(repeat):
         try:
             nb, seconds = lessons.execute(path)
-        except CellExecutionError as exc:
-            return {"seconds": float("nan"), "slowest": "", "status": f"error: {str(exc)[-80:]!r}"}
+        except Exception as exc:  # a failing cell, a dead kernel: report it, measure the rest
+            return {"seconds": float("nan"), "slowest": "",
+                    "status": f"{type(exc).__name__}: {str(exc)[-80:]!r}"}
         if best is None or seconds < best[1]:
             best = (nb, seconds)
     nb, seconds = best

@@ -43,12 +43,12 @@ def test_there_are_lessons():
 @pytest.mark.slow
 @pytest.mark.parametrize("path", LESSONS, ids=IDS)
 def test_lesson_runs_cleanly_on_a_fresh_kernel(path):
-    from nbclient.exceptions import CellExecutionError
+    from nbclient.exceptions import CellExecutionError, DeadKernelError
 
     try:
         nb, _ = lessons.execute(path, timeout=600)
-    except CellExecutionError as exc:
-        pytest.fail(f"{path.name} stopped with an error:\n{str(exc)[-3000:]}")
+    except (CellExecutionError, DeadKernelError) as exc:
+        pytest.fail(f"{path.name} stopped ({type(exc).__name__}):\n{str(exc)[-3000:]}")
     problems = lessons.output_problems(nb)
     assert not problems, f"{path.name} wrote errors or to stderr:\n" + "\n".join(problems)
 
