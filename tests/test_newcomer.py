@@ -160,10 +160,12 @@ def test_quoted_output_rules():
 
 
 def newcomer_env(home: Path) -> dict:
-    """What a newcomer's shell has: none of this run's Python, pytest, w2s or Jupyter
-    settings and no outer venv on PATH; Jupyter's own folders in `home`, no browser."""
+    """What a newcomer's shell has: none of this run's Python, pytest, w2s, Jupyter or make
+    settings (under `make test`, MAKELEVEL would make the clone's make print "Entering
+    directory" lines) and no outer venv on PATH; Jupyter's own folders in `home`, no browser."""
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("W2S_", "PYTEST_", "PYTHON", "VIRTUAL_ENV", "JUPYTER", "MPL"))}
+           if not k.startswith(("W2S_", "PYTEST_", "PYTHON", "VIRTUAL_ENV", "JUPYTER", "MPL"))
+           and k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES")}
     env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
                                   if p and not Path(p).resolve().is_relative_to(ROOT))
     for var, sub in (("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_DATA_DIR", "data"),
