@@ -34,6 +34,7 @@ import time
 
 import numpy as np
 
+from w2s.metrics import check_unit_interval
 from w2s.selection import check_probs, confidence
 
 __all__ = ["cascade_predict", "evaluate_cascade", "cascade_curve", "choose_threshold",
@@ -41,14 +42,8 @@ __all__ = ["cascade_predict", "evaluate_cascade", "cascade_curve", "choose_thres
 
 
 def _check_threshold(threshold) -> float:
-    try:
-        threshold = float(threshold)
-    except (TypeError, ValueError):
-        raise ValueError(f"threshold must be a number in [0, 1], got {threshold!r}") from None
-    if math.isnan(threshold) or not 0.0 <= threshold <= 1.0:
-        raise ValueError(f"threshold must be a confidence in [0, 1], got {threshold!r} "
-                         "(0 never defers, 1 defers every uncertain query)")
-    return threshold
+    return check_unit_interval("threshold", threshold, "a confidence",
+                               "0 never defers, 1 defers every uncertain query")
 
 
 def _check_pair(small_probs, large_probs, y_true=None):

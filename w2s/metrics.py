@@ -21,22 +21,23 @@ def accuracy(y_pred, y_true) -> float:
     return float((y_pred == y_true).mean())
 
 
-def _check_fraction(name: str, value) -> float:
+def check_unit_interval(name: str, value, what: str = "an accuracy",
+                        hint: str = "write 61% as 0.61") -> float:
+    """``value`` as a float in [0, 1], or a ValueError naming ``name`` and how to fix it."""
     try:
         value = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
+        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}") from None
     if math.isnan(value) or not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name} must be an accuracy in [0, 1], got {value!r} "
-                         "(write 61% as 0.61)")
+        raise ValueError(f"{name} must be {what} in [0, 1], got {value!r} ({hint})")
     return value
 
 
 def pgr(p_weak: float, p_weak_to_strong: float, p_ceiling: float) -> float:
     """Performance Gap Recovered: the share of the weak-to-ceiling gap the student closes."""
-    p_weak = _check_fraction("p_weak", p_weak)
-    p_weak_to_strong = _check_fraction("p_weak_to_strong", p_weak_to_strong)
-    p_ceiling = _check_fraction("p_ceiling", p_ceiling)
+    p_weak = check_unit_interval("p_weak", p_weak)
+    p_weak_to_strong = check_unit_interval("p_weak_to_strong", p_weak_to_strong)
+    p_ceiling = check_unit_interval("p_ceiling", p_ceiling)
     if p_ceiling <= p_weak:
         raise ValueError(f"PGR is undefined when p_ceiling ({p_ceiling}) <= p_weak ({p_weak}): "
                          "there is no gap to recover")
