@@ -201,11 +201,12 @@ def _score(nb: NotebookNode, resources: dict) -> list[dict]:
     with Gradebook(info["db_url"]) as gb:
         notebook = gb.find_submission_notebook(info["notebook"], info["assignment"],
                                                info["student"])
+        stubbed = _has_stub(nb)
         for g in sorted(notebook.grades, key=lambda g: _cell_position(nb, g.name)):
             cell = by_id.get(g.name)
             rows.append({"grade_id": g.name, "score": g.score, "auto_score": g.auto_score,
                          "max_score": g.max_score, "needs_manual_grade": g.needs_manual_grade,
-                         "status": _cell_status(cell, g)})
+                         "status": _cell_status(cell, g, stubbed)})
         comments = {c.name: c.auto_comment for c in notebook.comments}
         late = notebook.late_submission_penalty
     for row in rows:
@@ -221,15 +222,30 @@ def _cell_position(nb: NotebookNode, gid: str) -> int:
     return len(nb.cells)
 
 
-def _cell_status(cell: NotebookNode | None, grade) -> str:
-    errors = [o for o in (cell.outputs if cell is not None and cell.cell_type == "code" else [])
-              if o.get("output_type") == "error"]
+def _errors(cell: NotebookNode | None) -> list:
+    return [o for o in (cell.outputs if cell is not None and cell.cell_type == "code" else [])
+            if o.get("output_type") == "error"]
+
+
+def _has_stub(nb: NotebookNode) -> bool:
+    """Whether an answer cell still raises the release's NotImplementedError stub."""
+    return any(c.metadata.get("nbgrader", {}).get("solution")
+               and any(e.get("ename") == "NotImplementedError" for e in _errors(c))
+               for c in nb.cells)
+
+
+def _cell_status(cell: NotebookNode | None, grade, stubbed: bool = False) -> str:
+    """The words `w2s check` uses too: passed, partial, failed (...), not attempted, not run."""
+    errors = _errors(cell)
     if errors and errors[0].get("ename") == "NotRun":
         return "not run"
     if grade.auto_score is None:
         return "needs manual grading"
     if cell is not None and cell.metadata.nbgrader.get("solution") and grade.auto_score == 0:
-        return "no answer"
+        return "not attempted"
+    if grade.auto_score == 0 and errors and (errors[0].get("ename") == "NotImplementedError"
+                                             or (errors[0].get("ename") == "NameError" and stubbed)):
+        return "not attempted"
     if grade.auto_score >= grade.max_score:
         return "passed"
     if grade.auto_score > 0:

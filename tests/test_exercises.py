@@ -511,3 +511,12 @@ def test_release_check_names_drifted_files(tmp_path, monkeypatch):
     assert target.read_bytes() == release_path(first).read_bytes()
     assert not (fake / "ps0-removed").exists()
     assert release.run(argparse.Namespace(assignments=[], check=True)) == 0
+
+
+def test_readme_exercise_table_states_each_assignments_points():
+    readme = (ROOT / "README.md").read_text()
+    for assignment in ASSIGNMENTS:
+        row = re.search(rf"^\| `{re.escape(assignment)}` \|.*\| (\d+)[^|]*\| ~\d+ s \|$", readme, re.M)
+        assert row, f"README's exercise table has no row for {assignment} with its points and time"
+        points = sum(nbg(c).get("points", 0) for c in read(solution_path(assignment)).cells)
+        assert int(row.group(1)) == points, f"README says {row.group(1)} points for {assignment}, it has {points:g}"
