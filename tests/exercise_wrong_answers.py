@@ -121,7 +121,7 @@ BATCHES = {
                                         "    n = split.x_b.shape[1]\n"
                                         "    student = StrongModel(strong_name, n, split.n_classes)\n"
                                         "    student.body = load_body(split.name, strong_name, n)\n"
-                                        "    student, _ = train_student(student, split.x_b, one_hot(split.y_b, split.n_classes), mode='probe', epochs=epochs, seed=seed)\n"
+                                        "    student, _ = train_student(student, split.x_b, one_hot(split.y_b, split.n_classes), options=TrainOptions(mode='probe', epochs=epochs, seed=seed))\n"
                                         "    return student, accuracy(predict_proba(student, split.x_test).argmax(1), split.y_test)",
                 # fixed errors counted over every example, not only the weak model's mistakes
                 "analysis-answer": "def weak_error_analysis(weak_pred, student_pred, y_true):\n"
@@ -177,7 +177,7 @@ BATCHES = {
                                         "    n = split.x_b.shape[1]\n"
                                         "    student = StrongModel(strong_name, n, split.n_classes)\n"
                                         "    student.body = load_body(split.name, strong_name, n)\n"
-                                        "    student, _ = train_student(student, split.x_b, targets, mode='finetune', epochs=epochs, seed=seed)\n"
+                                        "    student, _ = train_student(student, split.x_b, targets, options=TrainOptions(mode='finetune', epochs=epochs, seed=seed))\n"
                                         "    return student, accuracy(predict_proba(student, split.x_test).argmax(1), split.y_test)",
                 # the gap that remains instead of the gap recovered
                 "weak-to-strong-answer": "def weak_to_strong(split, weak_name, strong_name, seed, epochs):\n"

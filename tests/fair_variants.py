@@ -140,7 +140,7 @@ VARIANTS = {
                                         "    n_features = split.x_a.shape[1]\n"
                                         "    model = StrongModel(strong_name, n_features, split.n_classes)\n"
                                         "    model.body = load_body(split.name, strong_name, n_features)\n"
-                                        "    model, history = train_student(model, split.x_b, targets, mode='probe', epochs=epochs, seed=seed)\n"
+                                        "    model, history = train_student(model, split.x_b, targets, options=TrainOptions(mode='probe', epochs=epochs, seed=seed))\n"
                                         "    predictions = predict_proba(model, split.x_test).argmax(1)\n"
                                         "    correct = sum(int(p == t) for p, t in zip(predictions.tolist(), split.y_test.tolist()))\n"
                                         "    return model, correct / len(split.y_test)",
@@ -172,7 +172,7 @@ VARIANTS = {
                                     "        torch.manual_seed(seed)\n"
                                     "        model = StrongModel(name, split.x_b.shape[1], split.n_classes)\n"
                                     "        model.body = load_body(split.name, name, split.x_b.shape[1])\n"
-                                    "        return train_student(model, split.x_b, targets, mode='probe', epochs=epochs, seed=seed)[0]\n"
+                                    "        return train_student(model, split.x_b, targets, options=TrainOptions(mode='probe', epochs=epochs, seed=seed))[0]\n"
                                     "    middle = fit(weak_labels, intermediate_name)\n"
                                     "    relabelled = predict_proba(middle, split.x_b)\n"
                                     "    strong = fit(relabelled, strong_name)\n"
