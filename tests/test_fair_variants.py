@@ -110,7 +110,7 @@ def test_fair_answers_get_full_marks_and_mistakes_cost_only_their_question(
     for gid in _test_ids(assignment):
         score, max_score, status = cells[gid]
         expected = loses.get(gid, max_score)
-        if abs(score - expected) > 1e-6:
+        if abs(score - expected) > 1e-3:  # cells.csv rounds partial credit
             wrong[gid] = f"{score:g} of {max_score:g} ({status}), expected {expected:g}"
     assert not wrong, f"{assignment} / {variant}: {wrong}"
 
