@@ -1,7 +1,7 @@
 """The ``w2s`` command: run the experiment, sweep it, pretrain, release, check and grade.
 
 ``run``, ``sweep`` and ``pretrain`` live here. ``release``, ``check`` and ``grade`` belong to
-their own modules (``w2s.release``, ``w2s.check``, ``autograder.grade``), each of which
+their own modules (``autograder.release``, ``autograder.check``, ``autograder.grade``), each of which
 provides ``add_arguments(parser)`` and ``run(args) -> exit code``.
 """
 
@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 SUBCOMMAND_MODULES = {
-    "release": ("w2s.release", "regenerate exercises/ from solutions/ (nbgrader generate)"),
-    "check": ("w2s.check", "run a notebook's visible tests and report each question"),
+    "release": ("autograder.release", "regenerate exercises/ from solutions/ (nbgrader generate)"),
+    "check": ("autograder.check", "run a notebook's visible tests and report each question"),
     "grade": ("autograder.grade", "autograde a folder of submissions, sandboxed and in parallel"),
 }
 
