@@ -50,6 +50,7 @@ system-deps:
 # The venv's bin/ goes first on PATH: nbgrader (Formgrader, Validate) runs tools such as
 # `alembic` by name, and a notebook's `!pip` or `!w2s` should be the course's.
 lab: $(STAMP) $(LAB_SETTINGS)
+	@mkdir -p nbgrader_exchange
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/jupyter lab $(LAB_ARGS) --notebook-dir=. lessons/01-the-weak-to-strong-setup.ipynb
 
 test: $(STAMP) $(LAB_SETTINGS) system-deps
@@ -62,8 +63,10 @@ test-fast: $(STAMP) $(LAB_SETTINGS)
 release: $(STAMP)
 	$(VENV)/bin/w2s release
 
+# Every script in benchmarks/, one after another; each prints its own table (minutes in all).
+BENCHMARKS := $(sort $(wildcard benchmarks/*.py))
 benchmarks: $(STAMP)
-	$(VENV)/bin/python benchmarks/run_all.py
+	@set -e; for script in $(BENCHMARKS); do echo "== $$script"; $(PY) $$script; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache gradebook.db

@@ -24,13 +24,9 @@ c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "exercises"
 c.CourseDirectory.db_url = f"sqlite:///{COURSE_ROOT / 'gradebook.db'}"
 
-# `nbgrader release_assignment` / `fetch` / `submit` / `collect` go through this folder,
-# which nbgrader needs to exist (it is ignored by git).
+# `nbgrader release_assignment` / `fetch` / `submit` / `collect` go through this folder
+# (ignored by git). Reading this file creates nothing: `make lab` creates the folder.
 c.Exchange.root = str(COURSE_ROOT / "nbgrader_exchange")
-try:
-    Path(c.Exchange.root).mkdir(exist_ok=True)
-except OSError:
-    pass  # a read-only checkout: nbgrader's exchange commands will say so
 
 # Per-cell limit while autograding (the slowest cell of any assignment takes ~10 s).
 c.Execute.timeout = 60

@@ -159,7 +159,7 @@ def _run(args) -> int:
         shutil.rmtree(run_dir, ignore_errors=True)
 
     rows = write_csvs(out, course, found, results)
-    summarize(rows, results, found, time.monotonic() - started, out)
+    print_class_report(rows, results, found, time.monotonic() - started, out)
     if interrupted:
         left = len(found) - len(results)
         print(f"\nInterrupted: {len(results)} submission(s) recorded, {left} left. Run the same "
@@ -357,7 +357,8 @@ def _write_csv(path: Path, fields: list[str], rows: list[dict]) -> None:
     tmp.replace(path)
 
 
-def summarize(rows: list[dict], results: dict, found, seconds: float, out: Path) -> None:
+def print_class_report(rows: list[dict], results: dict, found, seconds: float, out: Path) -> None:
+    """Print the per-assignment table, the submissions to look at and where the files are."""
     print()
     by_assignment: dict[str, list[dict]] = {}
     for row in rows:

@@ -15,20 +15,27 @@ from jupyter_client.manager import AsyncKernelManager
 from .sandbox import Sandbox
 
 
+# The kernel the grader starts in every sandbox (the machine's own kernelspecs are not read).
+SANDBOX_KERNEL_SPEC = KernelSpec(
+    argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
+          "--HistoryManager.hist_file=:memory:", "--IPKernelApp.quiet=True"],
+    display_name="Python 3 (sandboxed)", language="python", interrupt_mode="message",
+)
+
+
 def make_kernel_manager(sandbox: Sandbox) -> AsyncKernelManager:
     km = SandboxKernelManager(transport="ipc", ip=str(sandbox.kernel_dir / "k"),
                               connection_file=str(sandbox.kernel_dir / "kernel.json"))
     km.sandbox = sandbox
-    km._kernel_spec = KernelSpec(
-        argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
-              "--HistoryManager.hist_file=:memory:", "--IPKernelApp.quiet=True"],
-        display_name="Python 3 (sandboxed)", language="python", interrupt_mode="message",
-    )
     return km
 
 
 class SandboxKernelManager(AsyncKernelManager):
     sandbox: Sandbox
+
+    @property
+    def kernel_spec(self) -> KernelSpec:
+        return SANDBOX_KERNEL_SPEC
 
     def format_kernel_cmd(self, extra_arguments=None):
         return self.sandbox.wrap(super().format_kernel_cmd(extra_arguments))

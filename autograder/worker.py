@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 import shutil
 import time
 import traceback
@@ -19,15 +18,17 @@ from pathlib import Path
 
 import nbformat
 from nbformat import NotebookNode
+from nbgrader.utils import is_solution
 
-from .execute import Execution, cell_kind, execute
+from .cells import cell_kind
+from .execute import Execution, execute
+from .feedback import strip_hidden_tests
 from .restore import rebuild, sanitize
 from .sandbox import Limits, Sandbox
 
 # Files a submission folder may carry that are never copied into the sandbox.
 SKIP_FILES = {"timestamp.txt"}
 MAX_COPY_BYTES = 200 * 1024**2
-ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 @dataclass(frozen=True)
@@ -228,7 +229,7 @@ def _cell_status(cell: NotebookNode | None, grade) -> str:
         return "not run"
     if grade.auto_score is None:
         return "needs manual grading"
-    if cell is not None and cell.metadata.nbgrader.get("solution") and grade.auto_score == 0:
+    if cell is not None and is_solution(cell) and grade.auto_score == 0:
         return "no answer"
     if grade.auto_score >= grade.max_score:
         return "passed"
@@ -267,29 +268,6 @@ def _feedback_html(nb: NotebookNode, resources: dict) -> str:
         _EXPORTER.register_preprocessor(CSSHTMLHeaderPreprocessor(), enabled=True)
     html, _ = _EXPORTER.from_notebook_node(nb, resources=resources)
     return html
-
-
-def strip_hidden_tests(nb: NotebookNode) -> NotebookNode:
-    """Remove hidden test code, and the tracebacks that would quote it, from graded cells."""
-    from nbgrader.preprocessors import ClearHiddenTests
-
-    clearer = ClearHiddenTests(enforce_metadata=False)
-    for cell in nb.cells:
-        if cell.cell_type != "code" or not clearer._remove_hidden_test_region(cell):
-            continue
-        for out in cell.outputs:
-            if out.get("output_type") == "error":
-                message = f"{out.get('ename', 'Error')}: {ANSI.sub('', str(out.get('evalue', '')))}"
-                hint = _failing_part(out)
-                out.traceback = [message.rstrip(": ")] + ([hint] if hint else [])
-    return nb
-
-
-def _failing_part(out: NotebookNode) -> str:
-    """Say whether a visible or a hidden test failed, without quoting hidden code."""
-    if out.get("ename") in ("NotRun", "GradingStopped", "CellTimeoutError"):
-        return ""
-    return "(the traceback is not shown because this cell also runs hidden tests)"
 
 
 def write_json(path: Path, payload: dict) -> None:

@@ -18,9 +18,9 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from autograder.execute import names_bound
+from autograder.feedback import strip_hidden_tests
 from autograder.restore import rebuild
 from autograder.sandbox import Limits, Sandbox
-from autograder.worker import strip_hidden_tests
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures"

@@ -78,7 +78,7 @@ def test_w2s_help_and_run_start_without_the_grading_stack(argv):
 def test_a_tooling_command_loads_only_its_own_module():
     imported = _imported_at_startup("check", "--help")
     assert "autograder.check" in imported
-    assert not {"autograder.grade", "autograder.release", "nbgrader"} & imported
+    assert not {"autograder.grade", "autograder.release", "autograder.worker"} & imported
 
 
 def test_every_registered_command_resolves(capsys):
@@ -161,3 +161,16 @@ def test_the_science_library_never_imports_the_tooling():
     upward = sorted((m, t) for m, targets in graph.items() if m.startswith("w2s")
                     for t in targets if t.startswith("autograder") and m != "w2s.cli")
     assert not upward, f"w2s imports the course tooling: {upward}"
+
+
+def test_no_private_attribute_of_another_object_is_used():
+    # e.g. nbgrader's ClearHiddenTests._remove_hidden_test_region: private API changes unannounced
+    found = []
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if (isinstance(node, ast.Attribute) and node.attr.startswith("_")
+                        and not node.attr.startswith("__")
+                        and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))):
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno} .{node.attr}")
+    assert not found, found
