@@ -93,6 +93,10 @@ def _dask_worker_ready(sandboxed: bool) -> str:
     return ""
 
 
+def _material(material):
+    return material
+
+
 def _dask_grade(job, material) -> dict:
     """A grading task on a Dask worker: say that it started, then grade in the sandbox."""
     from distributed import get_worker
@@ -163,7 +167,10 @@ class DaskCluster:
 
         if not jobs:
             return
-        shared = {a: self.client.scatter(m, broadcast=True) for a, m in materials.items()}
+        # Each assignment's material is one task the graders depend on (not scattered data):
+        # if the worker holding it dies, the scheduler can make it again.
+        shared = {a: self.client.submit(_material, m, pure=False, key=f"w2s-material-{a}-"
+                                        f"{os.urandom(4).hex()}") for a, m in materials.items()}
         by_key = {}
         for job in jobs:
             future = self.client.submit(_dask_grade, job, shared[job.assignment], pure=False,
