@@ -45,6 +45,6 @@ c.ClearSolutions.enforce_metadata = True
 # failing test's traceback (which quotes the failing line) is cut down to its message.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
-    "w2s.feedback.HideHiddenTests",
+    "autograder.feedback.HideHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]

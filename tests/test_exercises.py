@@ -24,8 +24,8 @@ import pytest
 
 from conftest import BIN, ROOT
 from exercise_wrong_answers import BATCHES
-from w2s.feedback import strip_hidden_tests
-from w2s.release import assignment_names, make_course, normalise_notebook
+from autograder.feedback import strip_hidden_tests
+from autograder.release import assignment_names, make_course, normalise_notebook
 
 pytestmark = pytest.mark.timeout(1800)
 
@@ -336,7 +336,7 @@ def test_check_explains_a_missing_notebook_on_the_command_line(tmp_path):
 def test_check_explains_folders_corrupt_and_foreign_notebooks(tmp_path, capsys):
     import argparse
 
-    from w2s import check
+    from autograder import check
 
     def run(path):
         return check.run(argparse.Namespace(notebook=path, timeout=60, total_timeout=900))
@@ -464,7 +464,7 @@ def test_release_check_is_clean_and_release_is_byte_stable(tmp_path):
 def test_release_check_names_drifted_files(tmp_path, monkeypatch):
     import argparse
 
-    from w2s import release
+    from autograder import release
 
     fake = tmp_path / "exercises"
     for assignment in ASSIGNMENTS:

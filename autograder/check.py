@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from w2s.feedback import strip_hidden_tests
+from .feedback import strip_hidden_tests
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CELL_TIMEOUT = 60

@@ -69,7 +69,7 @@ def write_course_config(root: Path) -> Path:
     (root / "exchange").mkdir(parents=True, exist_ok=True)
     path = root / "nbgrader_config.py"
     path.write_text(
-        "# Written by w2s.release.make_course: the course's configuration, moved to this folder.\n"
+        "# Written by autograder.release.make_course: the course's configuration, moved to this folder.\n"
         "c = get_config()  # noqa: F821\n"
         f"load_subconfig({str(CONFIG_FILE)!r})  # noqa: F821\n"
         f"c.CourseDirectory.root = {str(root)!r}\n"
