@@ -107,6 +107,8 @@ def _run(args) -> int:
         except SandboxUnavailable as exc:
             raise GradeError(str(exc)) from None
 
+    limits = Limits(memory_bytes=int(args.memory * GIB), notebook_seconds=args.timeout,
+                    cell_seconds=args.cell_timeout or _course_cell_timeout(args.source) or 60)
     course = Course(out, args.source)
     available = course.assignments_available()
     if not available:
@@ -129,8 +131,6 @@ def _run(args) -> int:
     except CourseError as exc:
         raise GradeError(str(exc)) from None
 
-    limits = Limits(memory_bytes=int(args.memory * GIB), notebook_seconds=args.timeout,
-                    cell_seconds=args.cell_timeout or _course_cell_timeout(args.source) or 60)
     results_dir = course.templates / "results"
     materials = {a: course.material(a, template) for a in assignments}
     jobs, results, fingerprints = [], {}, {}

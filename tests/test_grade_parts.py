@@ -529,3 +529,48 @@ def test_cluster_survives_a_killed_worker_and_grades_nothing_twice(tmp_path):
             process.kill()
             process.wait()
         log.close()
+
+
+def test_check_refuses_a_linked_notebook(tmp_path):
+    link = tmp_path / f"{make_submissions.PS1}.ipynb"
+    link.symlink_to(REPO / "solutions" / make_submissions.PS1 / f"{make_submissions.PS1}.ipynb")
+    done = subprocess.run([str(W2S), "check", str(link)], env=clean_env(), capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 2 and "is not a plain notebook file (symlink to" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_check_is_not_fooled_by_modules_beside_the_notebook(tmp_path):
+    """A solved notebook passes `w2s check` with a fake w2s/, numpy.py and torch.py beside it."""
+    nb = make_submissions.solved(make_submissions.PS3)
+    path = tmp_path / f"{make_submissions.PS3}.ipynb"
+    nbformat.write(nb, path)
+    for rel, text in make_submissions.SHADOWS.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    done = subprocess.run([str(W2S), "check", str(path)], env=clean_env(), capture_output=True,
+                          text=True, timeout=600, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "All visible tests pass" in done.stdout
+
+
+@needs_bwrap
+def test_a_broken_nbgrader_config_is_reported(tmp_path):
+    course = tmp_path / "course"
+    shutil.copytree(REPO / "solutions" / make_submissions.PS1, course / "source" / make_submissions.PS1)
+    (course / "nbgrader_config.py").write_text("c = get_config()\nc.Execute.timeout = 1 / 0\n")
+    done = w2s(FIXTURES / "submissions", "--out", tmp_path / "out", "--source", course / "source")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "nbgrader_config.py could not be read (ZeroDivisionError" in done.stderr
+    assert "--cell-timeout" in done.stderr and "Traceback" not in done.stderr
+
+
+@needs_bwrap
+def test_names_and_flags_that_make_no_sense_are_refused(tmp_path):
+    done = w2s(FIXTURES / "submissions", "--out", tmp_path / "out", "--student", "../s01-correct")
+    assert done.returncode == 2 and "is a path, not a folder name" in done.stderr
+    done = w2s(FIXTURES / "submissions", "--out", tmp_path / "out", "--workers", "2",
+               "--cluster", "local:2")
+    assert done.returncode == 2 and "Pass one of the two" in done.stderr
+    assert "Traceback" not in done.stderr
