@@ -10,6 +10,7 @@ read. A refused file counts as not submitted; the reason goes into the grader's 
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from dataclasses import dataclass, field
@@ -104,7 +105,7 @@ def read_file(name: str, dir_fd: int, expected: os.stat_result | None = None) ->
     try:
         fd = os.open(name, FILE_FLAGS, dir_fd=dir_fd)
     except OSError as exc:
-        if exc.errno == 40:  # ELOOP: it became a symlink after we looked
+        if exc.errno == errno.ELOOP:  # it became a symlink after we looked
             raise Refused(f"symlink to {_readlink(name, dir_fd)}") from None
         raise Refused(f"cannot be read ({exc.strerror})") from None
     try:
@@ -175,7 +176,7 @@ def scan(fd: int, prefix: str = "", into: Folder | None = None) -> Folder:
 
 
 def read_relative(fd: int, rel: str, expected: os.stat_result | None = None) -> bytes:
-    """Read ``rel`` (a path found by ``scan``) under the open folder ``fd``, never following links."""
+    """Read ``rel`` (found by ``scan``) under the open folder ``fd``, never following a link."""
     *folders, name = rel.split("/")
     if not folders:
         return read_file(name, fd, expected)

@@ -28,8 +28,9 @@ def make_kernel_manager(sandbox: Sandbox) -> AsyncKernelManager:
                               connection_file=str(sandbox.kernel_dir / "kernel.json"))
     km.sandbox = sandbox
     km._kernel_spec = KernelSpec(
-        argv=[sys.executable, *SAFE_PATH_FLAGS, "-m", "ipykernel_launcher", "-f", "{connection_file}",
-              *SAFE_PATH_ARGS, "--HistoryManager.hist_file=:memory:", "--IPKernelApp.quiet=True"],
+        argv=[sys.executable, *SAFE_PATH_FLAGS, "-m", "ipykernel_launcher",
+              "-f", "{connection_file}", *SAFE_PATH_ARGS,
+              "--HistoryManager.hist_file=:memory:", "--IPKernelApp.quiet=True"],
         display_name="Python 3 (sandboxed)", language="python", interrupt_mode="message",
     )
     return km

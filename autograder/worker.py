@@ -178,7 +178,8 @@ def _parse(data: bytes, name: str) -> tuple[NotebookNode | None, tuple[str, str]
         return nb, None
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the same case
         reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-        return None, ("corrupt notebook", f"{name}.ipynb could not be read as a notebook ({reason})")
+        return None, ("corrupt notebook",
+                      f"{name}.ipynb could not be read as a notebook ({reason})")
 
 
 def _write_release_files(files: dict[str, bytes], dest: Path) -> None:

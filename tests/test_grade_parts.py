@@ -558,7 +558,8 @@ def test_check_is_not_fooled_by_modules_beside_the_notebook(tmp_path):
 @needs_bwrap
 def test_a_broken_nbgrader_config_is_reported(tmp_path):
     course = tmp_path / "course"
-    shutil.copytree(REPO / "solutions" / make_submissions.PS1, course / "source" / make_submissions.PS1)
+    ps1 = make_submissions.PS1
+    shutil.copytree(REPO / "solutions" / ps1, course / "source" / ps1)
     (course / "nbgrader_config.py").write_text("c = get_config()\nc.Execute.timeout = 1 / 0\n")
     done = w2s(FIXTURES / "submissions", "--out", tmp_path / "out", "--source", course / "source")
     assert done.returncode == 2, done.stdout + done.stderr
