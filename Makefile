@@ -52,12 +52,18 @@ system-deps:
 lab: $(STAMP) $(LAB_SETTINGS)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/jupyter lab $(LAB_ARGS) --notebook-dir=. lessons/01-the-weak-to-strong-setup.ipynb
 
+# Two pytest-xdist workers at most (one torch thread each; the grading tests run their own
+# pool of two), tests that share a fixture or need the whole machine kept together on one
+# worker and the longest started first (tests/conftest.py), and the ten slowest tests
+# listed at the end.
+PYTEST_PARALLEL := -n auto --maxprocesses=2 --dist loadgroup --no-loadscope-reorder
+
 test: $(STAMP) $(LAB_SETTINGS) system-deps
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest $(PYTEST_PARALLEL) --durations=10
 
 # The quick tests only (no notebooks, no browser, no fresh clone): for the edit-test loop.
 test-fast: $(STAMP) $(LAB_SETTINGS)
-	$(VENV)/bin/python -m pytest -m "not slow"
+	$(VENV)/bin/python -m pytest -m "not slow" $(PYTEST_PARALLEL) --durations=10
 
 release: $(STAMP)
 	$(VENV)/bin/w2s release

@@ -9,9 +9,9 @@ import os
 import re
 import shutil
 import signal
+import select
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import nbformat
@@ -267,17 +267,27 @@ def _class(tmp_path, students: dict[str, str]) -> Path:
 @needs_bwrap
 @pytest.mark.slow
 def test_interrupted_run_keeps_grades_and_resumes(tmp_path):
+    """SIGINT once the first result is on disk (the grader says so on a pipe), with three
+    submissions still to go: the run stops with 130, keeps what it recorded, and a re-run
+    grades only the rest."""
     root = _class(tmp_path, {f"student{i}": "s01-correct" for i in range(4)})
     out = tmp_path / "out"
     cmd = [str(W2S), "grade", str(root), "--out", str(out), "--workers", "1", "--no-progress"]
-    process = subprocess.Popen(cmd, env=clean_env(), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 300
-    results = out / "nbgrader" / ".w2s" / "results"
-    while time.monotonic() < deadline and not list(results.glob("*/*.json")):
-        time.sleep(0.5)
-    process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=120)
+    events, announce = os.pipe()
+    env = {**clean_env(), "W2S_GRADE_EVENTS_FD": str(announce)}
+    process = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, pass_fds=(announce,))
+    os.close(announce)
+    with os.fdopen(events) as pipe:
+        # the limit only guards against a hung grader; the signal waits on the event
+        ready, _, _ = select.select([pipe], [], [], 900)
+        first = pipe.readline() if ready else ""
+        if first.startswith("recorded "):
+            process.send_signal(signal.SIGINT)
+        else:
+            process.kill()
+        stdout, stderr = process.communicate(timeout=300)
+    assert first.startswith("recorded "), f"no result was recorded:\n{stdout}{stderr}"
     assert process.returncode == 130, stdout + stderr
     assert "Interrupted" in stderr and "Traceback" not in stderr
     kept = read_csv(out / "grades.csv")
