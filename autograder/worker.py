@@ -26,6 +26,8 @@ from .sandbox import Limits, Sandbox
 
 # Files a submission folder may carry that are never copied into the sandbox.
 SKIP_FILES = {"timestamp.txt"}
+# What nbgrader's exchange puts next to a submission; kept with the autograded notebook.
+EXCHANGE_FILES = ("timestamp.txt", "submission_secret.txt")
 MAX_COPY_BYTES = 200 * 1024**2
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -134,6 +136,9 @@ def _grade_notebook(job: Job, name: str, work: Path, db_url: str) -> dict:
     autograded = Path(job.autograded_dir)
     autograded.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, autograded / f"{name}.ipynb")
+    for kept in EXCHANGE_FILES:  # as `nbgrader autograde` does: release_feedback reads them
+        if (Path(job.submission_dir) / kept).is_file():
+            (autograded / kept).write_bytes((Path(job.submission_dir) / kept).read_bytes())
     feedback = Path(job.feedback_dir)
     feedback.mkdir(parents=True, exist_ok=True)
     (feedback / f"{name}.html").write_text(_feedback_html(nb, resources))
