@@ -17,6 +17,7 @@ SUBCOMMAND_MODULES = {
     "release": ("w2s.release", "regenerate exercises/ from solutions/ (nbgrader generate)"),
     "check": ("w2s.check", "run a notebook's visible tests and report each question"),
     "grade": ("autograder.grade", "autograde a folder of submissions, sandboxed and in parallel"),
+    "export": ("autograder.export", "write grades.csv as a Canvas gradebook import CSV"),
 }
 
 
