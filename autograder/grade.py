@@ -133,7 +133,7 @@ def _run(args) -> int:
 
     results_dir = course.templates / "results"
     materials = {a: course.material(a, template) for a in assignments}
-    jobs, results, fingerprints = [], {}, {}
+    jobs, results, fingerprints, exchange = [], {}, {}, {}
     digest = template.stem
     for student, assignment in found:
         taken = take_submission(submitted, student, assignment, course.notebooks(assignment),
@@ -144,6 +144,7 @@ def _run(args) -> int:
             results[(student, assignment)] = previous
             continue
         fingerprints[(student, assignment)] = fingerprint
+        exchange[(student, assignment)] = taken.exchange
         jobs.append(Job(student=student, assignment=assignment,
                         notebooks=tuple(course.notebooks(assignment)), submission=taken,
                         limits=limits, sandboxed=not args.no_sandbox))
@@ -167,7 +168,7 @@ def _run(args) -> int:
             if key in results:
                 continue  # already recorded in this run: never graded twice into the gradebook
             result["fingerprint"] = fingerprints[key]
-            _write_outputs(out, course, result)
+            _write_outputs(out, course, result, exchange[key])
             course.record(result)
             write_json(results_dir / key[0] / f"{key[1]}.json", result)
             results[key] = result
@@ -318,10 +319,16 @@ def _progress(results, total: int, progress: bool):
         bar.close()
 
 
-def _write_outputs(out: Path, course: Course, result: dict) -> None:
-    """The autograded notebooks and feedback pages a worker returned, written here."""
+def _write_outputs(out: Path, course: Course, result: dict, exchange: dict[str, bytes]) -> None:
+    """The autograded notebooks and feedback pages a worker returned, written here, with the
+    exchange's files beside the notebooks (``nbgrader release_feedback`` reads them)."""
     outputs = result.pop("outputs", None) or {}
     student, assignment = result["student"], result["assignment"]
+    if exchange:
+        autograded = course.root / "autograded" / student / assignment
+        autograded.mkdir(parents=True, exist_ok=True)
+        for name, data in exchange.items():
+            (autograded / name).write_bytes(data)
     for folder, kind, suffix in ((course.root / "autograded", "autograded", ".ipynb"),
                                  (out / "feedback", "feedback", ".html")):
         target = folder / student / assignment

@@ -187,6 +187,11 @@ def read_relative(fd: int, rel: str, expected: os.stat_result | None = None) -> 
         os.close(sub)
 
 
+# What nbgrader's exchange puts beside a submission; kept with the autograded notebook, as
+# `nbgrader autograde` does, because `nbgrader release_feedback` reads them.
+EXCHANGE_FILES = ("timestamp.txt", "submission_secret.txt")
+
+
 @dataclass
 class Submission:
     """One student's submission of one assignment, as the grader takes it in."""
@@ -196,6 +201,7 @@ class Submission:
     refused: dict[str, str] = field(default_factory=dict)       # notebook name -> reason
     ignored: list[str] = field(default_factory=list)            # what was left out, and why
     timestamp: str | None = None                                # nbgrader's timestamp.txt
+    exchange: dict[str, bytes] = field(default_factory=dict)    # EXCHANGE_FILES found
     problem: str | None = None                                  # the whole folder was refused
 
 
@@ -235,11 +241,14 @@ def take_submission(root: Path, student: str, assignment: str, notebooks: list[s
                     out.notebooks[wanted[rel]] = read_relative(fd, rel, st)
                 except Refused as exc:
                     out.refused[wanted[rel]] = f"refused: {exc}"
-            elif rel == "timestamp.txt":
+            elif rel in EXCHANGE_FILES:
                 try:
-                    out.timestamp = read_relative(fd, rel, st).decode("utf-8", "replace").strip()
+                    out.exchange[rel] = read_relative(fd, rel, st)
                 except Refused as exc:
-                    out.ignored.append(f"refused: timestamp.txt ({exc})")
+                    out.ignored.append(f"refused: {rel} ({exc})")
+                    continue
+                if rel == "timestamp.txt":
+                    out.timestamp = out.exchange[rel].decode("utf-8", "replace").strip()
             elif rel in release_files:
                 continue
             elif "/" not in rel and rel.endswith(".ipynb"):
