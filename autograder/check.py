@@ -13,6 +13,7 @@ accidentally edited test still checks the real thing.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -24,6 +25,7 @@ from nbgrader.utils import is_solution
 
 from .cells import is_manual_cell, is_test_cell
 from .feedback import visible_source
+from .intake import Refused, take_notebook
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CELL_TIMEOUT = 60
@@ -75,7 +77,11 @@ def read_notebook(path: Path):
     if path.suffix != ".ipynb":
         raise CheckError(f"{path} is not a notebook (.ipynb) file")
     try:
-        nb = nbformat.read(path, as_version=4)
+        nb = nbformat.reads(take_notebook(path).decode("utf-8"), as_version=4)
+    except Refused as exc:
+        raise CheckError(f"{path} is not a plain notebook file ({exc}). w2s check, like the "
+                         "grader, reads only a notebook file of your own: copy the notebook "
+                         "itself there (cp --dereference) and check the copy") from None
     except (UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError,
             nbformat.ValidationError) as exc:
         raise CheckError(
@@ -178,7 +184,11 @@ def execute(nb, cwd: Path, cell_timeout: int, total_timeout: int) -> tuple[set[i
     code_cells = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     try:
         # The kernel's own chatter (e.g. transport warnings) is not the student's business.
-        with client.setup_kernel(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
+        # As in grading: nothing beside the notebook can stand in for a module it imports.
+        safe_env = {**os.environ, "PYTHONSAFEPATH": "1", "PYTHONNOUSERSITE": "1"}
+        client.extra_arguments = ["--InteractiveShellApp.ignore_cwd=True"]
+        with client.setup_kernel(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 env=safe_env):
             for index, cell in code_cells:
                 left = deadline - time.monotonic()
                 if left <= 0:

@@ -43,14 +43,14 @@ def test_there_are_lessons():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", LESSONS, ids=IDS)
-def test_lesson_runs_cleanly_on_a_fresh_kernel(path):
-    from nbclient.exceptions import CellExecutionError, DeadKernelError
-
-    try:
-        nb, _ = notebooks.execute(path, timeout=600)
-    except (CellExecutionError, DeadKernelError) as exc:
-        pytest.fail(f"{path.name} stopped ({type(exc).__name__}):\n{str(exc)[-3000:]}")
-    problems = notebooks.output_problems(nb)
+def test_lesson_runs_cleanly_on_a_fresh_kernel(path, notebook_runs):
+    """Executed once per run on a fresh kernel (conftest's notebook_runs); other tests that
+    inspect the executed lesson read the same run."""
+    run = notebook_runs.get(path)
+    print(f"{path.name}: {run.seconds:.1f} s on a fresh kernel")
+    if run.failure:
+        pytest.fail(f"{path.name} stopped ({run.failure})")
+    problems = notebooks.output_problems(run.nb)
     assert not problems, f"{path.name} wrote errors or to stderr:\n" + "\n".join(problems)
 
 

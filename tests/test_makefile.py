@@ -25,6 +25,7 @@ HOW = {
     "clean": "dry",         # deletes .venv; run for real on a copy below
     "hub": "dry",           # starts JupyterHub
     "hub-stop": "dry",
+    "hub-add-student": "dry",  # adds an account
 }
 # a path in a recipe: folder/file.ext, or a top-level file with a known extension
 PATH_IN_RECIPE = re.compile(r"(?<![\w./$-])((?:[\w.-]+/)+[\w.-]+\.(?:py|ipynb|json|toml|yml|cfg|sh)|"

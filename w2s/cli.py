@@ -38,6 +38,7 @@ COMMANDS = {
     "check": Command("autograder.check", "run a notebook's visible tests and report each question"),
     "grade": Command("autograder.grade",
                      "autograde a folder of submissions, sandboxed and in parallel"),
+    "export": Command("autograder.export", "write grades.csv as a Canvas gradebook import CSV"),
 }
 
 
