@@ -494,7 +494,8 @@ def test_cluster_survives_a_killed_worker_and_grades_nothing_twice(tmp_path):
         for _ in range(2):
             processes.append(subprocess.Popen(
                 [dask, "worker", address, "--nthreads", "1", "--no-nanny", "--no-dashboard",
-                 "--memory-limit", "0"], env=env, stdout=log, stderr=log))
+                 "--memory-limit", "0", "--local-directory", str(tmp_path / "dask")],
+                env=env, stdout=log, stderr=log))
         client = Client(address, timeout=120)
         client.wait_for_workers(2, timeout=300)
         started, first = threading.Event(), []
