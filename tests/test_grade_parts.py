@@ -446,7 +446,7 @@ def test_files_beside_the_notebook_never_shadow_the_course(tmp_path, sandboxed):
         (workdir / rel).parent.mkdir(parents=True, exist_ok=True)
         (workdir / rel).write_text(text)
     nb = new_notebook(cells=[new_code_cell(
-        "import os, sys, numpy, torch, w2s, w2s.losses\n"
+        "import os, sys, numpy, torch, w2s, w2s.data\n"
         "print('FILES', numpy.__file__, torch.__file__, w2s.__file__)\n"
         "print('PATH', [p for p in sys.path if p in ('', '.')\n"
         "               or os.path.abspath(p).startswith(os.getcwd())])",
@@ -544,8 +544,8 @@ def test_check_refuses_a_linked_notebook(tmp_path):
 @pytest.mark.slow
 def test_check_is_not_fooled_by_modules_beside_the_notebook(tmp_path):
     """A solved notebook passes `w2s check` with a fake w2s/, numpy.py and torch.py beside it."""
-    nb = make_submissions.solved(make_submissions.PS3)
-    path = tmp_path / f"{make_submissions.PS3}.ipynb"
+    nb = make_submissions.solved(make_submissions.PS4)
+    path = tmp_path / f"{make_submissions.PS4}.ipynb"
     nbformat.write(nb, path)
     for rel, text in make_submissions.SHADOWS.items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
