@@ -550,8 +550,8 @@ def test_check_is_not_fooled_by_modules_beside_the_notebook(tmp_path):
     for rel, text in make_submissions.SHADOWS.items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text(text)
-    done = subprocess.run([str(W2S), "check", str(path)], env=clean_env(), capture_output=True,
-                          text=True, timeout=600, cwd=tmp_path)
+    done = subprocess.run([str(W2S), "check", str(path), "--timeout", "300"], env=clean_env(),
+                          capture_output=True, text=True, timeout=900, cwd=tmp_path)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "All visible tests pass" in done.stdout
 
