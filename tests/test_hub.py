@@ -139,6 +139,9 @@ def browser(hub):
         chromium.close()
 
 
+PAGES = {}  # everyone's tab, for a screenshot of each when the test fails
+
+
 def snapshot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"hub-{name}.png"))
@@ -151,6 +154,7 @@ def log_in(browser, hub: Hub, name: str):
                   else route.abort())
     page = context.new_page()
     page.set_default_timeout(WAIT_MS)
+    PAGES[name] = page
     page.goto(f"{hub.url}/hub/login")
     page.fill("#username_input", name)
     page.fill("#password_input", hub.passwords[name])
@@ -285,7 +289,17 @@ def run_probe_in_notebook(page, hub: Hub, student: str, targets: dict[str, str])
     os.chown(probe, user.pw_uid, user.pw_gid)
     page.goto(f"{hub.url}/user/{student}/lab/tree/probe.ipynb")
     panel = page.locator(".jp-NotebookPanel:visible")
-    panel.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for()
+    panel.wait_for()
+    sessions = f"{hub.url}/user/{student}/api/sessions"
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while not any(s["path"] == "probe.ipynb" and s["kernel"]["execution_state"] == "idle"
+                  for s in page.request.get(sessions).json()):
+        accept = page.locator(".jp-Dialog .jp-mod-accept")
+        if accept.count():  # JupyterLab asks for a kernel: its default, the course's Python
+            accept.first.click()
+        if time.monotonic() > deadline:
+            pytest.fail(f"no idle kernel for {student}'s probe.ipynb after {WAIT_MS // 1000} s")
+        page.wait_for_timeout(1000)
     click_menu(page, "Run", "Run All Cells")
     output = panel.locator(".jp-OutputArea-output").filter(has_text=list(targets)[-1])
     output.wait_for()
@@ -293,6 +307,15 @@ def run_probe_in_notebook(page, hub: Hub, student: str, targets: dict[str, str])
 
 
 def test_a_class_on_the_hub(hub, browser):
+    try:
+        run_the_class(hub, browser)
+    except BaseException:
+        for name, page in PAGES.items():
+            snapshot(page, f"FAILED-{name}")
+        raise
+
+
+def run_the_class(hub, browser):
     course = Path(pwd.getpwnam(TEACHER).pw_dir) / "w2s-course"
     graded_db = course / "grades_out" / "nbgrader" / "gradebook.db"
 
