@@ -35,6 +35,7 @@ BIN = Path(sys.executable).parent
 MACHINE_GROUPS = {
     "tests/test_exercises.py": "grading",  # nbgrader autograde, two at a time
     "tests/test_grade.py": "grading",  # `w2s grade` with one worker per core
+    "tests/test_fair_variants.py": "grading",  # `w2s grade` of the fair-variant corpus, two workers
     "tests/test_grade_parts.py::test_interrupted_run": "grading",
     "tests/test_grade_parts.py::test_no_cgroup_fallback": "grading",
     "tests/test_grade_parts.py::test_no_sandbox_runs": "grading",
