@@ -26,7 +26,7 @@ from w2s.registry import (LM_MODELS, STRONG_MODELS, STRONG_ORDER, WEAK_MODELS, W
                           LmSpec, StrongSpec, WeakSpec)
 
 # How an LM supervisor is fine-tuned on A (part of its definition, not of the student's flags).
-WEAK_LM_RECIPE = {"epochs": 8, "lr": 2e-3}
+WEAK_LM_RECIPE = {"epochs": 4, "lr": 3e-3}
 
 
 # ---------------------------------------------------------------- weak models
