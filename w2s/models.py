@@ -73,11 +73,11 @@ class WeakModel:
         raise AssertionError(spec.kind)
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> "WeakModel":
+        if self.spec.kind == "lm":
+            return self._fit_lm(x, y)
         from sklearn.decomposition import PCA
         from sklearn.linear_model import LogisticRegression
 
-        if self.spec.kind == "lm":
-            return self._fit_lm(x, y)
         if self.spec.kind == "pca":
             self._pca = PCA(n_components=int(self.spec.level), random_state=0).fit(x)
         if self.spec.kind == "probe":
