@@ -57,20 +57,29 @@ system-deps:
 # The venv's bin/ goes first on PATH: nbgrader (Formgrader, Validate) runs tools such as
 # `alembic` by name, and a notebook's `!pip` or `!w2s` should be the course's.
 lab: $(STAMP) $(LAB_SETTINGS)
+	@mkdir -p nbgrader_exchange
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/jupyter lab $(LAB_ARGS) --notebook-dir=. lessons/01-the-weak-to-strong-setup.ipynb
 
+# Two pytest-xdist workers at most (one torch thread each; the grading tests run their own
+# pool of two), tests that share a fixture or need the whole machine kept together on one
+# worker and the longest started first (tests/conftest.py), and the ten slowest tests
+# listed at the end.
+PYTEST_PARALLEL := -n auto --maxprocesses=2 --dist loadgroup --no-loadscope-reorder
+
 test: $(STAMP) $(LAB_SETTINGS) system-deps $(PROXY)
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest $(PYTEST_PARALLEL) --durations=10
 
 # The quick tests only (no notebooks, no browser, no fresh clone): for the edit-test loop.
 test-fast: $(STAMP) $(LAB_SETTINGS)
-	$(VENV)/bin/python -m pytest -m "not slow"
+	$(VENV)/bin/python -m pytest -m "not slow" $(PYTEST_PARALLEL) --durations=10
 
 release: $(STAMP)
 	$(VENV)/bin/w2s release
 
+# Every script in benchmarks/, one after another; each prints its own table (minutes in all).
+BENCHMARKS := $(sort $(wildcard benchmarks/*.py))
 benchmarks: $(STAMP)
-	$(VENV)/bin/python benchmarks/run_all.py
+	@set -e; for script in $(BENCHMARKS); do echo "== $$script"; $(PY) $$script; done
 
 # The course on JupyterHub (hub/README.md): accounts from ROSTER, the nbgrader exchange and
 # the formgrader, on http://127.0.0.1:$(HUB_PORT). Needs root. The proxy between the hub and

@@ -25,8 +25,8 @@ c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "exercises"
 c.CourseDirectory.db_url = f"sqlite:///{COURSE_ROOT / 'gradebook.db'}"
 
-# `nbgrader release_assignment` / `fetch` / `submit` / `collect` go through this folder,
-# which nbgrader needs to exist (it is ignored by git).
+# `nbgrader release_assignment` / `fetch` / `submit` / `collect` go through this folder
+# (ignored by git). Reading this file creates nothing: `make lab` creates the folder.
 c.Exchange.root = str(COURSE_ROOT / "nbgrader_exchange")
 
 # On the course's JupyterHub (hub/README.md) the exchange is the hub's shared folder, and the
@@ -38,10 +38,6 @@ if os.environ.get("W2S_GRADED_COURSE"):
     graded = COURSE_ROOT / os.environ["W2S_GRADED_COURSE"]
     c.CourseDirectory.db_url = f"sqlite:///{graded / 'gradebook.db'}"
     c.CourseDirectory.autograded_directory = str(graded.relative_to(COURSE_ROOT) / "autograded")
-try:
-    Path(c.Exchange.root).mkdir(exist_ok=True)
-except OSError:
-    pass  # a read-only checkout: nbgrader's exchange commands will say so
 
 # Per-cell limit while autograding (the slowest cell of any assignment takes ~10 s).
 c.Execute.timeout = 60
@@ -56,6 +52,6 @@ c.ClearSolutions.enforce_metadata = True
 # failing test's traceback (which quotes the failing line) is cut down to its message.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
-    "w2s.feedback.HideHiddenTests",
+    "autograder.feedback.HideHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from w2s import lessons  # noqa: E402
+from autograder import notebooks  # noqa: E402
 
 LIMIT_S, TARGET_S = 60.0, 30.0
 
@@ -41,7 +41,7 @@ def measure(path: Path, repeat: int) -> dict:
     best = None
     for _ in range(repeat):
         try:
-            nb, seconds = lessons.execute(path)
+            nb, seconds = notebooks.execute(path)
         except Exception as exc:  # a failing cell, a dead kernel: report it, measure the rest
             return {"seconds": float("nan"), "slowest": "",
                     "status": f"{type(exc).__name__}: {str(exc)[-80:]!r}"}
@@ -49,7 +49,7 @@ def measure(path: Path, repeat: int) -> dict:
             best = (nb, seconds)
     nb, seconds = best
     slowest = sorted(cell_seconds(nb), reverse=True)[:3]
-    problems = lessons.output_problems(nb)
+    problems = notebooks.output_problems(nb)
     verdict = ("ok" if seconds <= TARGET_S else "over target" if seconds <= LIMIT_S
                else "OVER LIMIT")
     return {"seconds": seconds,
@@ -62,7 +62,7 @@ def main(argv=None) -> int:
     parser.add_argument("only", nargs="*", help="run lessons whose file name contains any of these")
     parser.add_argument("--repeat", type=int, default=1, help="runs per lesson; the best counts")
     args = parser.parse_args(argv)
-    paths = [p for p in lessons.lesson_paths()
+    paths = [p for p in notebooks.lesson_paths()
              if not args.only or any(key in p.name for key in args.only)]
     if not paths:
         print("no lesson matches", file=sys.stderr)
