@@ -22,11 +22,12 @@ import torch
 from torch import nn
 
 # The registries are torch-free so the CLI can list them without importing torch.
+from w2s.mlp import make_body
 from w2s.registry import (LM_MODELS, STRONG_MODELS, STRONG_ORDER, WEAK_MODELS, WEAK_ORDER,  # noqa: F401
                           LmSpec, StrongSpec, WeakSpec)
 
 # How an LM supervisor is fine-tuned on A (part of its definition, not of the student's flags).
-WEAK_LM_RECIPE = {"epochs": 8, "lr": 2e-3}
+WEAK_LM_RECIPE = {"epochs": 4, "lr": 3e-3}
 
 
 # ---------------------------------------------------------------- weak models
@@ -73,11 +74,11 @@ class WeakModel:
         raise AssertionError(spec.kind)
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> "WeakModel":
+        if self.spec.kind == "lm":
+            return self._fit_lm(x, y)
         from sklearn.decomposition import PCA
         from sklearn.linear_model import LogisticRegression
 
-        if self.spec.kind == "lm":
-            return self._fit_lm(x, y)
         if self.spec.kind == "pca":
             self._pca = PCA(n_components=int(self.spec.level), random_state=0).fit(x)
         if self.spec.kind == "probe":
@@ -111,14 +112,6 @@ class WeakModel:
 
 
 # ---------------------------------------------------------------- strong students
-
-def make_body(n_features: int, hidden: tuple[int, ...]) -> nn.Sequential:
-    layers, width = [], n_features
-    for h in hidden:
-        layers += [nn.Linear(width, h), nn.ReLU()]
-        width = h
-    return nn.Sequential(*layers)
-
 
 class StrongModel(nn.Module):
     """A body (an MLP, or a tiny LM for ``lm-*`` names) followed by a linear head.
