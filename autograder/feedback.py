@@ -1,70 +1,70 @@
-"""Keep hidden tests out of the feedback students get (an nbgrader preprocessor).
+"""Keep hidden tests out of the feedback students get: the course's one hidden-test stripper.
 
 nbgrader's autograded copy of a notebook holds the hidden tests (they are restored from the
-source before grading), and ``generate_feedback`` would render them. ``HideHiddenTests``
-removes every ``### BEGIN HIDDEN TESTS`` ... ``### END HIDDEN TESTS`` region from the test
-cells and cuts a failing test's traceback — which quotes the lines around the failure — down
-to its last line, ``ErrorName: message``. The messages of hidden tests say what is wrong
-without giving the answer. Plugged into ``GenerateFeedback.preprocessors`` by
-``nbgrader_config.py``; the grader (``autograder``) may reuse ``strip_hidden_tests``.
+source before grading), and feedback would render them. ``hide_hidden_tests`` removes every
+``### BEGIN HIDDEN TESTS`` ... ``### END HIDDEN TESTS`` region from a test cell with nbgrader's
+own ``ClearHiddenTests``, and when it removed one, cuts each error traceback of that cell -
+which quotes the lines around the failure - down to ``ErrorName: message`` and a note. The
+messages of hidden tests say what is wrong without giving the answer; a test cell without
+hidden tests keeps its traceback, which quotes only code the student can see.
+
+Both feedback paths use it: ``w2s grade`` (``autograder.worker``) and nbgrader's own
+``generate_feedback``, through the ``HideHiddenTests`` preprocessor that ``nbgrader_config.py``
+plugs into ``GenerateFeedback.preprocessors``. ``w2s check`` compares test cells with
+``visible_source``.
 """
 
 from __future__ import annotations
 
-BEGIN_HIDDEN = "BEGIN HIDDEN TESTS"
-END_HIDDEN = "END HIDDEN TESTS"
+import re
+
+from nbformat import NotebookNode
+from nbformat.v4 import new_code_cell
+from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
+
+from .cells import is_test_cell
+
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# errors the grader itself puts in a cell: their message quotes no test code
+GRADER_ERRORS = ("NotRun", "GradingStopped", "CellTimeoutError")
+HIDDEN_NOTE = "(the traceback is not shown because this cell also runs hidden tests)"
 
 
-def strip_hidden_tests(source: str) -> str:
+def visible_source(source: str) -> str:
     """``source`` without its hidden-test regions (the marker lines included)."""
-    kept, hidden = [], False
-    for line in source.split("\n"):
-        if BEGIN_HIDDEN in line:
-            hidden = True
-        elif END_HIDDEN in line:
-            hidden = False
-        elif not hidden:
-            kept.append(line)
-    return "\n".join(kept).rstrip("\n")
+    cell = new_code_cell(source)
+    cell, _ = ClearHiddenTests(enforce_metadata=False).preprocess_cell(cell, {}, 0)
+    return cell.source
 
 
-def is_test_cell(cell) -> bool:
-    """An autograded test cell: graded, not a solution, code."""
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    return cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
-
-
-def short_error(output):
-    """An error output whose traceback is only ``ErrorName: message`` (no source lines)."""
-    import nbformat
-
-    output = nbformat.from_dict(dict(output))
-    output["traceback"] = [f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"]
+def short_error(output: NotebookNode) -> NotebookNode:
+    """An error output whose traceback is ``ErrorName: message`` and a note, no source lines."""
+    message = f"{output.get('ename', 'Error')}: {ANSI.sub('', str(output.get('evalue', '')))}"
+    note = [] if output.get("ename") in GRADER_ERRORS else [HIDDEN_NOTE]
+    output.traceback = [message.rstrip(": ")] + note
     return output
 
 
-def _make_preprocessor():
-    from nbgrader.preprocessors import NbGraderPreprocessor
-
-    class HideHiddenTests(NbGraderPreprocessor):
-        """Strip hidden-test source and failing tracebacks from test cells before rendering."""
-
-        def preprocess_cell(self, cell, resources, cell_index):
-            if is_test_cell(cell):
-                cell.source = strip_hidden_tests(cell.source)
-                cell.outputs = [short_error(o) if o.get("output_type") == "error" else o
-                                for o in cell.get("outputs", [])]
-            return cell, resources
-
-    HideHiddenTests.__module__ = __name__
-    HideHiddenTests.__qualname__ = "HideHiddenTests"
-    return HideHiddenTests
+def hide_hidden_tests(cell: NotebookNode) -> NotebookNode:
+    """Strip a test cell's hidden tests and, if it had any, the tracebacks that would quote them."""
+    if is_test_cell(cell):
+        visible = visible_source(cell.source)
+        if visible != cell.source:
+            cell.source = visible
+            cell.outputs = [short_error(o) if o.get("output_type") == "error" else o
+                            for o in cell.get("outputs", [])]
+    return cell
 
 
-def __getattr__(name):
-    # nbgrader takes seconds to import; `w2s check` only needs the functions above, so the
-    # preprocessor class is built when nbgrader's config first asks for it.
-    if name == "HideHiddenTests":
-        globals()[name] = _make_preprocessor()
-        return globals()[name]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+def strip_hidden_tests(nb: NotebookNode) -> NotebookNode:
+    """``nb`` with ``hide_hidden_tests`` applied to every cell (in place)."""
+    for cell in nb.cells:
+        hide_hidden_tests(cell)
+    return nb
+
+
+class HideHiddenTests(NbGraderPreprocessor):
+    """nbgrader's feedback step: ``hide_hidden_tests`` on every cell before rendering."""
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        return hide_hidden_tests(cell), resources

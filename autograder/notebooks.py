@@ -94,8 +94,9 @@ def hygiene_problems(nb) -> list[str]:
     return found
 
 
-def strip(nb):
-    """Return ``nb`` in stored form (see ``hygiene_problems``); cell ids and sources are kept."""
+def strip(nb, keep=ALLOWED_CELL_METADATA):
+    """Return ``nb`` in stored form (see ``hygiene_problems``), keeping the cell metadata keys
+    ``keep``; cell ids and sources are kept."""
     import nbformat
 
     nb.metadata = nbformat.from_dict(NOTEBOOK_METADATA)
@@ -103,8 +104,10 @@ def strip(nb):
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
-        cell.metadata = {k: v for k, v in cell.get("metadata", {}).items()
-                         if k in ALLOWED_CELL_METADATA}
+        cell.metadata = nbformat.from_dict(
+            {k: v for k, v in cell.get("metadata", {}).items() if k in keep})
+        if "attachments" in cell and not cell.attachments:
+            del cell["attachments"]
     return nb
 
 
