@@ -7,8 +7,9 @@ process, notebooks executed once per run, and how the suite shares the machine's
 - A test module is one unit, so a module- or session-scoped fixture of its own (a graded
   class, a running JupyterLab, a clone) is built once per run, not once per worker.
 - The tests that keep both cores busy on their own (grading a class with a worker pool)
-  form one unit across modules, so they never overlap one another; so do the two that start
-  JupyterLab with a fresh Jupyter set-up (the browser, the newcomer's fresh clone).
+  form one unit across modules, so they never overlap one another; so do those that start
+  JupyterLab with a fresh Jupyter set-up in Chromium or a fresh clone (the browser, the
+  hub, the newcomer's fresh clone).
 - A lesson's run is a unit of its own: it shares through ``notebook_runs`` (files and a
   lock), so lessons spread over both workers.
 
@@ -39,6 +40,7 @@ BIN = Path(sys.executable).parent
 MACHINE_UNITS = {
     "tests/test_newcomer.py::test_readme_quick_start_on_a_fresh_clone": "jupyterlab",
     "tests/test_browser.py": "jupyterlab",
+    "tests/test_hub.py": "jupyterlab",  # JupyterHub, its users' servers and Chromium
     "tests/test_exercises.py": "grading",  # nbgrader autograde, two at a time
     "tests/test_grade.py": "grading",  # `w2s grade` with one worker per core
     "tests/test_grade_parts.py::test_interrupted_run": "grading",
