@@ -77,11 +77,7 @@ def _config(args, **overrides):
     if args.alpha_max is not None and "conf" not in losses:
         raise SystemExit(f"w2s {args.command}: --alpha-max only affects the confidence loss; "
                          "add --loss conf (run) or conf to --losses (sweep)")
-    if args.pretrain == "default":
-        pretrain = "default"
-    else:
-        pretrain = args.pretrain
-    kw = dict(track=args.track, dataset=args.dataset, pretrain=pretrain, mode=args.mode,
+    kw = dict(track=args.track, dataset=args.dataset, pretrain=args.pretrain, mode=args.mode,
               epochs=args.epochs, lr=args.lr, hard_labels=args.hard_labels,
               early_stopping=args.early_stopping,
               alpha_max=0.5 if args.alpha_max is None else args.alpha_max)

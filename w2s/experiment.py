@@ -322,8 +322,8 @@ def sweep(weak=None, strong=None, losses=("xent", "conf"), seeds=5, base: Config
     bar = tqdm(total=len(strong) * len(seeds) * len(weak) * len(losses), unit="run",
                desc="sweep", disable=not progress)
     per_cell: dict = {}
+    cache: dict = {}
     for seed in seeds:
-        cache: dict = {}
         for strong_name in strong:
             for weak_name in weak:
                 for loss in losses:

@@ -26,7 +26,7 @@ from w2s.registry import (LM_MODELS, STRONG_MODELS, STRONG_ORDER, WEAK_MODELS, W
                           LmSpec, StrongSpec, WeakSpec)
 
 # How an LM supervisor is fine-tuned on A (part of its definition, not of the student's flags).
-WEAK_LM_RECIPE = {"epochs": 8, "lr": 2e-3}
+WEAK_LM_RECIPE = {"epochs": 4, "lr": 3e-3}
 
 
 # ---------------------------------------------------------------- weak models
@@ -73,11 +73,11 @@ class WeakModel:
         raise AssertionError(spec.kind)
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> "WeakModel":
+        if self.spec.kind == "lm":
+            return self._fit_lm(x, y)
         from sklearn.decomposition import PCA
         from sklearn.linear_model import LogisticRegression
 
-        if self.spec.kind == "lm":
-            return self._fit_lm(x, y)
         if self.spec.kind == "pca":
             self._pca = PCA(n_components=int(self.spec.level), random_state=0).fit(x)
         if self.spec.kind == "probe":

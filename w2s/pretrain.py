@@ -98,7 +98,7 @@ LM_PRETRAIN_SEQUENCES = 40_000
 
 
 def next_token_pretrain(model: TinyLM, tokens: np.ndarray, epochs: float, batch_size: int = 64,
-                        lr: float = 2e-3, seed: int = PRETRAIN_SEED, progress=None) -> TinyLM:
+                        lr: float = 6e-3, seed: int = PRETRAIN_SEED, progress=None) -> TinyLM:
     """Train ``model`` in place to predict each next token of unlabeled ``tokens``.
 
     AdamW with a short warm-up and a linear decay to zero over ``epochs`` passes (a

@@ -46,6 +46,8 @@ WEAK_MODELS = {spec.name: spec for spec in [
     WeakSpec("bow", "bow", 0, "logistic regression on token counts (order-blind)", track="lm"),
     WeakSpec("lm-s", "lm", 0, "the 1-layer LM fine-tuned on A (the GPT-2 of this world)",
              track="lm", body="lm-s"),
+    WeakSpec("lm-m", "lm", 0, "the 2-layer LM fine-tuned on A (a mid-sized supervisor)",
+             track="lm", body="lm-m"),
     WeakSpec("lm-s-brief", "lm", 0, "the 1-layer LM after only a sliver of pre-training, "
              "fine-tuned on A: it reads mostly the easy cue", track="lm", body="lm-s-brief"),
 ]}
@@ -114,7 +116,7 @@ class TrackSpec:
 
 TRACKS = {t.name: t for t in [
     TrackSpec("lm", "lm", "next-token", weak="lm-s", strong="lm-l",
-              weak_order=("bow", "lm-s"), strong_order=tuple(LM_ORDER),
+              weak_order=("lm-s", "lm-m"), strong_order=tuple(LM_ORDER),
               recipe={"probe": {"epochs": 40, "lr": 1e-2}, "finetune": {"epochs": 5, "lr": 1e-3}},
               datasets=("lm",),
               description="tiny causal LMs on a generated corpus with a hidden class"),

@@ -60,8 +60,10 @@ def encode(body, x, batch_size: int = 500) -> torch.Tensor:
 
 
 def predict_proba(model, x) -> np.ndarray:
-    """Softmax probabilities of a classifier (body + head) on a numpy array."""
-    return head_proba(model, encode(model.body, x))
+    """Softmax probabilities of a torch classifier on a numpy array."""
+    model.eval()
+    with torch.no_grad(), torch_threads():
+        return torch.softmax(model(as_input(x)), -1).numpy()
 
 
 def head_proba(model, features: torch.Tensor) -> np.ndarray:
