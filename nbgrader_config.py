@@ -12,6 +12,7 @@
 ``w2s release`` and ``w2s check`` read this file too, so the course has one configuration.
 """
 
+import os
 from pathlib import Path
 
 c = get_config()  # noqa: F821 - injected by nbgrader/traitlets when this file is loaded
@@ -24,13 +25,19 @@ c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "exercises"
 c.CourseDirectory.db_url = f"sqlite:///{COURSE_ROOT / 'gradebook.db'}"
 
-# `nbgrader release_assignment` / `fetch` / `submit` / `collect` go through this folder,
-# which nbgrader needs to exist (it is ignored by git).
+# `nbgrader release_assignment` / `fetch` / `submit` / `collect` go through this folder
+# (ignored by git). Reading this file creates nothing: `make lab` creates the folder.
 c.Exchange.root = str(COURSE_ROOT / "nbgrader_exchange")
-try:
-    Path(c.Exchange.root).mkdir(exist_ok=True)
-except OSError:
-    pass  # a read-only checkout: nbgrader's exchange commands will say so
+
+# On the course's JupyterHub (hub/README.md) the exchange is the hub's shared folder, and the
+# formgrader hand-grades what `w2s grade submitted --out grades_out` autograded: the hub
+# says where through these two variables.
+if os.environ.get("W2S_EXCHANGE_ROOT"):
+    c.Exchange.root = os.environ["W2S_EXCHANGE_ROOT"]
+if os.environ.get("W2S_GRADED_COURSE"):
+    graded = COURSE_ROOT / os.environ["W2S_GRADED_COURSE"]
+    c.CourseDirectory.db_url = f"sqlite:///{graded / 'gradebook.db'}"
+    c.CourseDirectory.autograded_directory = str(graded.relative_to(COURSE_ROOT) / "autograded")
 
 # Per-cell limit while autograding (the slowest cell of any assignment takes ~10 s).
 c.Execute.timeout = 60
@@ -45,6 +52,6 @@ c.ClearSolutions.enforce_metadata = True
 # failing test's traceback (which quotes the failing line) is cut down to its message.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
-    "w2s.feedback.HideHiddenTests",
+    "autograder.feedback.HideHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]

@@ -119,9 +119,21 @@ class Course:
     def notebooks(self, assignment: str) -> list[str]:
         return sorted(p.stem for p in (self.root / "release" / assignment).glob("*.ipynb"))
 
+    def material(self, assignment: str, template: Path):
+        """What a worker needs to grade ``assignment``, as data (see ``worker.Material``)."""
+        from .worker import Material
+
+        release = self.root / "release" / assignment
+        files = {str(p.relative_to(release)): p.read_bytes() for p in sorted(release.rglob("*"))
+                 if p.is_file() and p.suffix != ".ipynb" and ".ipynb_checkpoints" not in p.parts}
+        return Material(assignment=assignment,
+                        release={n: (release / f"{n}.ipynb").read_bytes()
+                                 for n in self.notebooks(assignment)},
+                        files=files, template_db=template.read_bytes())
+
     def record(self, result: dict) -> None:
         """Write one graded submission into the course gradebook (main process only)."""
-        from nbgrader.api import Gradebook
+        from nbgrader.api import Gradebook, MissingEntry
 
         student, assignment = result["student"], result["assignment"]
         timestamp = result.get("timestamp")
@@ -141,9 +153,9 @@ class Course:
                             c.name for c in notebook.comments}:
                         try:
                             comment = gb.find_comment(row["grade_id"], name, assignment, student)
-                            comment.auto_comment = row.get("comment")
-                        except Exception:  # noqa: BLE001 - test cells have no comment row
-                            pass
+                        except MissingEntry:  # test cells have no comment row
+                            continue
+                        comment.auto_comment = row.get("comment")
                 late = next((r["late_penalty"] for r in nb["cells"]), None)
                 notebook.late_submission_penalty = late
             gb.db.commit()

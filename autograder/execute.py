@@ -25,6 +25,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 from nbformat import NotebookNode
 
+from .cells import cell_kind
 from .kernel import make_kernel_manager
 from .sandbox import Sandbox
 
@@ -46,15 +47,6 @@ class Execution:
     seconds: float = 0.0
     restored: list[str] = field(default_factory=list)
     cells_run: int = 0
-
-
-def cell_kind(cell: NotebookNode) -> str:
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    if meta.get("grade") and not meta.get("solution"):
-        return "test"
-    if meta.get("locked"):
-        return "locked"
-    return "student"
 
 
 def names_bound(source: str) -> list[str]:

@@ -3,9 +3,12 @@
 Writes OUT_DIR/grades.csv (student, assignment, score, max_score), OUT_DIR/cells.csv (one
 row per graded cell, with a status) and OUT_DIR/feedback/<student>/<assignment>/*.html,
 and keeps an nbgrader course in OUT_DIR/nbgrader/ (gradebook, autograded notebooks) for
-hand-grading written answers. Each notebook runs in a bubblewrap sandbox with time, memory
-and process limits; a submission that crashes, hangs or cheats gets the points it earned
-and a status, and never stops the others. Re-running skips submissions already graded
+hand-grading written answers. A submission's files are taken in first (``intake.py``: plain
+files of the student's own only, the assignment's notebooks only); each notebook then runs in
+a bubblewrap sandbox with time, memory and process limits, in a local process pool or on a
+Dask cluster (``--cluster``, see ``executors.py``). A submission that crashes, hangs or
+cheats gets the points it earned and a status, and never stops the others. Only this process
+writes the gradebook, the CSVs and the feedback. Re-running skips submissions already graded
 (unless they changed), so an interrupted run picks up where it stopped.
 """
 
@@ -15,24 +18,20 @@ import csv
 import hashlib
 import json
 import os
-import re
 import shutil
-import signal
 import sys
-import tempfile
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict
-from multiprocessing import get_context
 from pathlib import Path
 
 from .course import Course, CourseError, prepare_nbgrader
+from .executors import ExecutorError, make_executor
+from .intake import Submission, name_problem, take_submission
 from .sandbox import GIB, Limits, SandboxUnavailable, check_available, readonly_paths
 from .worker import Job, write_json
 
-GRADER_VERSION = "1"
+GRADER_VERSION = "2"
 REPO = Path(__file__).resolve().parent.parent
-STUDENT_ID = re.compile(r"^[A-Za-z0-9_.@+-]+$")
 
 
 def add_arguments(parser) -> None:
@@ -40,8 +39,12 @@ def add_arguments(parser) -> None:
                         help="folder laid out as <student>/<assignment>/<notebook>.ipynb")
     parser.add_argument("--out", type=Path, default=Path("grades_out"), metavar="OUT_DIR",
                         help="where grades.csv, cells.csv and feedback/ go (default grades_out)")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, metavar="N",
-                        help="submissions graded at once (default: number of cores)")
+    parser.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="submissions graded at once on this machine (default: number of "
+                             "cores)")
+    parser.add_argument("--cluster", metavar="ADDRESS",
+                        help="grade on a Dask cluster instead: tcp://HOST:PORT of a running "
+                             "`dask scheduler`, or local:N for N worker processes here")
     parser.add_argument("--assignment", action="append", metavar="A",
                         help="grade only this assignment (repeatable)")
     parser.add_argument("--student", action="append", metavar="S",
@@ -83,8 +86,17 @@ def _run(args) -> int:
     if not submitted.is_dir():
         raise GradeError(f"{args.submitted} is not a folder. Pass the folder that holds one "
                          "subfolder per student, each with one subfolder per assignment.")
-    if args.workers < 1:
+    if args.workers is not None and args.workers < 1:
         raise GradeError("--workers must be at least 1")
+    if args.workers is not None and args.cluster:
+        raise GradeError("--workers sizes the local process pool; with --cluster the "
+                         "cluster's workers grade (one submission per worker thread). "
+                         "Pass one of the two.")
+    for name in (args.student or []) + (args.assignment or []):
+        problem = name_problem(name)
+        if problem:
+            raise GradeError(f"{name!r} {problem}: pass a student's or an assignment's folder "
+                             "name as it appears in the submissions folder")
     _check_out_dir(out, submitted)
     if args.no_sandbox:
         print("w2s grade: WARNING: --no-sandbox: student code runs with your rights and can "
@@ -95,6 +107,8 @@ def _run(args) -> int:
         except SandboxUnavailable as exc:
             raise GradeError(str(exc)) from None
 
+    limits = Limits(memory_bytes=int(args.memory * GIB), notebook_seconds=args.timeout,
+                    cell_seconds=args.cell_timeout or _course_cell_timeout(args.source) or 60)
     course = Course(out, args.source)
     available = course.assignments_available()
     if not available:
@@ -117,49 +131,62 @@ def _run(args) -> int:
     except CourseError as exc:
         raise GradeError(str(exc)) from None
 
-    limits = Limits(memory_bytes=int(args.memory * GIB), notebook_seconds=args.timeout,
-                    cell_seconds=args.cell_timeout or _course_cell_timeout(args.source) or 60)
     results_dir = course.templates / "results"
-    run_dir = Path(tempfile.mkdtemp(prefix="w2s-grade-"))
-    jobs, results = [], {}
+    materials = {a: course.material(a, template) for a in assignments}
+    jobs, results, fingerprints, exchange = [], {}, {}, {}
     digest = template.stem
-    for i, (student, assignment) in enumerate(found):
-        fingerprint = _fingerprint(submitted / student / assignment, digest, limits,
-                                   not args.no_sandbox)
-        saved = results_dir / student / f"{assignment}.json"
-        previous = _load(saved)
+    for student, assignment in found:
+        taken = take_submission(submitted, student, assignment, course.notebooks(assignment),
+                                set(materials[assignment].files))
+        fingerprint = _fingerprint(taken, digest, limits, not args.no_sandbox)
+        previous = _load(results_dir / student / f"{assignment}.json")
         if previous and previous.get("fingerprint") == fingerprint and not args.force:
             results[(student, assignment)] = previous
             continue
-        jobs.append((Job(student=student, assignment=assignment,
-                         notebooks=tuple(course.notebooks(assignment)),
-                         submission_dir=str(submitted / student / assignment),
-                         course_root=str(course.root), template_db=str(template),
-                         work_dir=str(run_dir / f"j{i}"),
-                         feedback_dir=str(out / "feedback" / student / assignment),
-                         autograded_dir=str(course.root / "autograded" / student / assignment),
-                         limits=limits, sandboxed=not args.no_sandbox), fingerprint, saved))
+        fingerprints[(student, assignment)] = fingerprint
+        exchange[(student, assignment)] = taken.exchange
+        jobs.append(Job(student=student, assignment=assignment,
+                        notebooks=tuple(course.notebooks(assignment)), submission=taken,
+                        limits=limits, sandboxed=not args.no_sandbox))
 
-    reused = len(results)
-    print(f"Grading {len(jobs)} submission(s) of {', '.join(assignments)} with "
-          f"{min(args.workers, max(len(jobs), 1))} worker(s)"
-          + (f"; {reused} unchanged since the last run" if reused else "")
-          + ("" if args.no_sandbox else f"; sandboxed, {args.memory:g} GiB, "
-             f"{limits.notebook_seconds:g} s per notebook, {limits.cell_seconds:g} s per cell"))
+    executor = make_executor(args.cluster, args.workers or os.cpu_count() or 1,
+                             sandboxed=not args.no_sandbox)
     interrupted = False
     try:
-        for result, fingerprint, saved in _grade_all(jobs, args.workers, _show_progress(args)):
-            result["fingerprint"] = fingerprint
+        if jobs:
+            executor.start()
+        reused = len(results)
+        print(f"Grading {len(jobs)} submission(s) of {', '.join(assignments)} with "
+              f"{executor.describe(len(jobs))}"
+              + (f"; {reused} unchanged since the last run" if reused else "")
+              + ("" if args.no_sandbox else f"; sandboxed, {args.memory:g} GiB, "
+                 f"{limits.notebook_seconds:g} s per notebook, {limits.cell_seconds:g} s per cell"),
+              flush=True)
+        for result in _progress(executor.results(jobs, materials), len(jobs),
+                                _show_progress(args)):
+            key = (result["student"], result["assignment"])
+            if key in results:
+                continue  # already recorded in this run: never graded twice into the gradebook
+            result["fingerprint"] = fingerprints[key]
+            _write_outputs(out, course, result, exchange[key])
             course.record(result)
-            write_json(saved, result)
-            results[(result["student"], result["assignment"])] = result
+            write_json(results_dir / key[0] / f"{key[1]}.json", result)
+            results[key] = result
+            _announce_recorded(result)
+    except ExecutorError as exc:
+        executor.close(cancel=True)
+        raise GradeError(str(exc)) from None
     except KeyboardInterrupt:
         interrupted = True
-    finally:
-        shutil.rmtree(run_dir, ignore_errors=True)
+        executor.close(cancel=True)
+    except BaseException:
+        executor.close(cancel=True)
+        raise
+    else:
+        executor.close()
 
     rows = write_csvs(out, course, found, results)
-    summarize(rows, results, found, time.monotonic() - started, out)
+    print_class_report(rows, results, found, time.monotonic() - started, out)
     if interrupted:
         left = len(found) - len(results)
         print(f"\nInterrupted: {len(results)} submission(s) recorded, {left} left. Run the same "
@@ -168,22 +195,43 @@ def _run(args) -> int:
     return 0
 
 
+def _announce_recorded(result: dict) -> None:
+    """One line per recorded result on the pipe W2S_GRADE_EVENTS_FD names, for a watching
+    process (the interrupt test waits on it instead of on a clock)."""
+    fd = os.environ.get("W2S_GRADE_EVENTS_FD")
+    if fd:
+        try:
+            os.write(int(fd), f"recorded {result['student']}/{result['assignment']}\n".encode())
+        except OSError:
+            pass  # nobody is watching any more
+
+
 def discover(submitted: Path, assignments: list[str], students: list[str] | None):
+    """(student, assignment) pairs in ``submitted``, and why other folders were skipped.
+
+    Folders are listed, never followed: a linked assignment folder is found here and refused
+    when its files are taken in (``intake.take_submission``); a linked student folder is
+    skipped, with its reason."""
     found, skipped = [], []
-    for student_dir in sorted(p for p in submitted.iterdir() if p.is_dir()):
-        student = student_dir.name
-        if student.startswith("."):
+    for entry in sorted(os.scandir(submitted), key=lambda e: e.name):
+        student = entry.name
+        if student.startswith(".") or (students and student not in students):
             continue
-        if students and student not in students:
+        if entry.is_symlink():
+            skipped.append(f"{entry.path}: refused: the student folder is a symlink to "
+                           f"{os.readlink(entry.path)}")
             continue
-        if not STUDENT_ID.match(student):
-            skipped.append(f"{student_dir}: a student id may hold only letters, digits and . _ - @ +")
+        if not entry.is_dir(follow_symlinks=False):
             continue
-        for sub in sorted(p for p in student_dir.iterdir() if p.is_dir()):
-            if sub.name in assignments:
+        problem = name_problem(student)
+        if problem:
+            skipped.append(f"{entry.path!r}: refused: the folder name {problem}; rename it")
+            continue
+        for sub in sorted(os.scandir(entry.path), key=lambda e: e.name):
+            if sub.name in assignments and (sub.is_symlink() or sub.is_dir(follow_symlinks=False)):
                 found.append((student, sub.name))
-            elif not sub.name.startswith("."):
-                skipped.append(f"{sub}: no assignment named {sub.name!r}")
+            elif sub.is_dir(follow_symlinks=False) and not sub.name.startswith("."):
+                skipped.append(f"{sub.path!r}: no assignment named {sub.name!r}")
     return found, skipped
 
 
@@ -208,24 +256,34 @@ def _course_cell_timeout(source: Path) -> float | None:
     config_file = source.resolve().parent / "nbgrader_config.py"
     if not config_file.exists():
         return None
+    from traitlets.config.loader import ConfigFileNotFound, PyFileConfigLoader
+
     try:
-        from traitlets.config.loader import PyFileConfigLoader
-
         config = PyFileConfigLoader(config_file.name, str(config_file.parent)).load_config()
-        timeout = config.Execute.timeout if "timeout" in config.Execute else None
-        return float(timeout) if timeout else None
-    except Exception:  # noqa: BLE001 - a broken config falls back to the default
+    except ConfigFileNotFound:
         return None
+    except Exception as exc:  # noqa: BLE001 - the file runs as code: any error is reported
+        raise GradeError(f"{config_file} could not be read ({type(exc).__name__}: {exc}). "
+                         "Fix it, or pass --cell-timeout to set the limit per cell.") from None
+    timeout = config.Execute.timeout if "timeout" in config.Execute else None
+    if timeout is None:
+        return None
+    try:
+        timeout = float(timeout)
+    except (TypeError, ValueError):
+        raise GradeError(f"{config_file} sets c.Execute.timeout = {timeout!r}, which is not "
+                         "a number of seconds. Fix it, or pass --cell-timeout.") from None
+    return timeout if timeout > 0 else None
 
 
-def _fingerprint(folder: Path, digest: str, limits: Limits, sandboxed: bool) -> str:
+def _fingerprint(taken: Submission, digest: str, limits: Limits, sandboxed: bool) -> str:
+    """What the grade depends on: the files taken in (and what was refused), the course, limits."""
     h = hashlib.sha256(f"{GRADER_VERSION}|{digest}|{asdict(limits)}|{sandboxed}".encode())
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        h.update(str(path.relative_to(folder)).encode())
-        try:
-            h.update(path.read_bytes())
-        except OSError:
-            h.update(b"<unreadable>")
+    h.update(json.dumps([taken.refused, taken.renamed, taken.ignored, taken.timestamp,
+                         taken.problem], sort_keys=True).encode())
+    for name, data in sorted(taken.notebooks.items()):
+        h.update(f"{name}:{len(data)}:".encode())
+        h.update(data)
     return h.hexdigest()
 
 
@@ -240,60 +298,44 @@ def _show_progress(args) -> bool:
     return not args.no_progress and sys.stderr.isatty()
 
 
-def _worker_init() -> None:
-    from .worker import fast_scratch_databases
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides when to stop
-    prepare_nbgrader()
-    fast_scratch_databases()
-
-
-def _grade_all(jobs, workers: int, progress: bool):
-    """Yield (result, fingerprint, path) as submissions finish, showing progress."""
-    if not jobs:
-        return
+def _progress(results, total: int, progress: bool):
+    """Pass results through, showing a progress bar (or one line each without a terminal)."""
     from tqdm import tqdm
 
-    from . import worker
-
     width = shutil.get_terminal_size((100, 20)).columns or 100
-    bar = tqdm(total=len(jobs), unit="submission", disable=not progress, file=sys.stderr,
+    bar = tqdm(total=total, unit="submission", disable=not progress, file=sys.stderr,
                ncols=min(width, 120), desc="grading")
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=get_context("spawn"),
-                               initializer=_worker_init)
-    pending = {pool.submit(worker.grade, job): (job, fp, saved) for job, fp, saved in jobs}
-    done_count = 0
     try:
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                job, fingerprint, saved = pending.pop(future)
-                try:
-                    result = future.result()
-                except Exception as exc:  # noqa: BLE001 - a dead worker process
-                    result = {"student": job.student, "assignment": job.assignment,
-                              "status": "grader error", "detail": f"worker failed: {exc}",
-                              "notebooks": {}, "seconds": 0}
-                done_count += 1
-                line = _result_line(result)
-                if progress:
-                    bar.update(1)
-                    bar.set_postfix_str(f"{result['student']}/{result['assignment']}")
-                    if result["status"] != "ok":
-                        bar.write(line, file=sys.stderr)
-                else:
-                    print(f"[{done_count}/{len(jobs)}] {line}", flush=True)
-                yield result, fingerprint, saved
-    except BaseException:
-        for future in pending:
-            future.cancel()
-        for process in list(getattr(pool, "_processes", {}).values()):
-            process.terminate()  # its kernels die with it (bubblewrap --die-with-parent)
-        pool.shutdown(wait=True, cancel_futures=True)
+        for count, (_, result) in enumerate(results, 1):
+            line = _result_line(result)
+            if progress:
+                bar.update(1)
+                bar.set_postfix_str(f"{result['student']}/{result['assignment']}")
+                if result["status"] != "ok":
+                    bar.write(line, file=sys.stderr)
+            else:
+                print(f"[{count}/{total}] {line}", flush=True)
+            yield result
+    finally:
         bar.close()
-        raise
-    pool.shutdown(wait=True)
-    bar.close()
+
+
+def _write_outputs(out: Path, course: Course, result: dict, exchange: dict[str, bytes]) -> None:
+    """The autograded notebooks and feedback pages a worker returned, written here, with the
+    exchange's files beside the notebooks (``nbgrader release_feedback`` reads them)."""
+    outputs = result.pop("outputs", None) or {}
+    student, assignment = result["student"], result["assignment"]
+    if exchange:
+        autograded = course.root / "autograded" / student / assignment
+        autograded.mkdir(parents=True, exist_ok=True)
+        for name, data in exchange.items():
+            (autograded / name).write_bytes(data)
+    for folder, kind, suffix in ((course.root / "autograded", "autograded", ".ipynb"),
+                                 (out / "feedback", "feedback", ".html")):
+        target = folder / student / assignment
+        for name, text in outputs.get(kind, {}).items():
+            target.mkdir(parents=True, exist_ok=True)
+            (target / f"{name}{suffix}").write_text(text)
 
 
 def _totals(result: dict) -> tuple[float, float]:
@@ -357,7 +399,8 @@ def _write_csv(path: Path, fields: list[str], rows: list[dict]) -> None:
     tmp.replace(path)
 
 
-def summarize(rows: list[dict], results: dict, found, seconds: float, out: Path) -> None:
+def print_class_report(rows: list[dict], results: dict, found, seconds: float, out: Path) -> None:
+    """Print the per-assignment table, the submissions to look at and where the files are."""
     print()
     by_assignment: dict[str, list[dict]] = {}
     for row in rows:
@@ -380,6 +423,15 @@ def summarize(rows: list[dict], results: dict, found, seconds: float, out: Path)
               "before any problem):")
         for r in problems:
             print(f"  {r['student']}/{r['assignment']}: {r['status']} - {r['detail']}")
+    left_out = [(key, res["ignored"]) for key, res in sorted(results.items())
+                if res.get("ignored")]
+    if left_out:
+        print(f"\n{len(left_out)} submission(s) held other files; only the assignment's "
+              "notebooks are graded, these were left out:")
+        for (student, assignment), ignored in left_out:
+            shown = "; ".join(ignored[:5]) + (f"; ... ({len(ignored)} in all)"
+                                             if len(ignored) > 5 else "")
+            print(f"  {student}/{assignment}: {shown}")
     if tampering:
         print(f"\n{len(tampering)} notebook(s) changed what the tests rely on; the grader put "
               "it back before the tests ran:")

@@ -17,6 +17,7 @@ import copy
 
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat import NotebookNode
+from nbgrader.utils import is_solution
 from traitlets.config import Config
 
 NOTEBOOK_METADATA = ("kernelspec", "language_info")
@@ -40,7 +41,7 @@ def rebuild(submitted: NotebookNode, release: NotebookNode) -> NotebookNode:
         gid = grade_id(cell)
         if gid in release_ids:
             anchor = gid
-            if release_ids[gid].metadata.nbgrader.get("solution"):
+            if is_solution(release_ids[gid]):
                 answers[gid] = cell
         elif cell.get("cell_type") in ("code", "markdown", "raw"):
             added = copy.deepcopy(cell)

@@ -1,17 +1,19 @@
 """Grade one submission (one student, one assignment): restore, run sandboxed, score, feedback.
 
-Runs in a worker process. It never writes the course gradebook: it scores with nbgrader's
-own preprocessors (``SaveAutoGrades``, ``AssignLatePenalties``, ``GetGrades``) against a
-private copy of the assignment-only template gradebook, and returns plain data that the
-main process records, so parallel workers cannot corrupt the gradebook.
+Runs in a worker process (of the local pool or of a Dask cluster). It writes nothing of the
+course: it scores with nbgrader's own preprocessors (``SaveAutoGrades``,
+``AssignLatePenalties``, ``GetGrades``) against a private copy of the assignment-only
+template gradebook, and returns plain data - scores, the autograded notebook, the feedback
+page - that the main process records, so parallel workers cannot corrupt the gradebook and
+a run on a cluster writes exactly what a local run writes.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import re
 import shutil
+import tempfile
 import time
 import traceback
 from dataclasses import asdict, dataclass
@@ -19,15 +21,25 @@ from pathlib import Path
 
 import nbformat
 from nbformat import NotebookNode
+from nbgrader.utils import is_solution
 
-from .execute import Execution, cell_kind, execute
+from .cells import cell_kind
+from .execute import Execution, execute
+from .feedback import strip_hidden_tests
+from .intake import Submission
 from .restore import rebuild, sanitize
 from .sandbox import Limits, Sandbox
 
-# Files a submission folder may carry that are never copied into the sandbox.
-SKIP_FILES = {"timestamp.txt"}
-MAX_COPY_BYTES = 200 * 1024**2
-ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+@dataclass(frozen=True)
+class Material:
+    """What grading one assignment needs from the course, as data: it travels to the workers
+    (a process pool here, or a cluster's machines), which then need no course folder."""
+
+    assignment: str
+    release: dict[str, bytes]      # notebook name -> the released notebook
+    files: dict[str, bytes]        # the release's other files, by relative path
+    template_db: bytes             # the assignment-only gradebook, to score against
 
 
 @dataclass(frozen=True)
@@ -35,20 +47,22 @@ class Job:
     student: str
     assignment: str
     notebooks: tuple[str, ...]
-    submission_dir: str
-    course_root: str
-    template_db: str
-    work_dir: str
-    feedback_dir: str
-    autograded_dir: str
+    submission: Submission         # the files taken in (see intake.py), not a path
     limits: Limits
     sandboxed: bool = True
+
+
+_FAST_DATABASES = []
 
 
 def fast_scratch_databases() -> None:
     """The per-submission gradebooks are scratch copies: skip SQLite's fsync on every commit."""
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
+
+    if _FAST_DATABASES:
+        return
+    _FAST_DATABASES.append(True)
 
     @event.listens_for(Engine, "connect")
     def _no_sync(connection, _record):
@@ -58,12 +72,16 @@ def fast_scratch_databases() -> None:
         cursor.close()
 
 
-def grade(job: Job) -> dict:
-    """Grade ``job``; never raises: a failure becomes a status in the result."""
+def grade(job: Job, material: Material) -> dict:
+    """Grade ``job``; never raises: a failure becomes a status in the result.
+
+    The result is plain data, autograded notebooks and feedback pages included
+    (``outputs``): only the main process writes files of the course.
+    """
     start = time.monotonic()
-    work = Path(job.work_dir)
+    work = Path(tempfile.mkdtemp(prefix="w2s-grade-"))
     try:
-        result = _grade(job, work)
+        result = _grade(job, material, work)
     except Exception as exc:  # noqa: BLE001 - one broken submission must not stop the class
         result = {"status": "grader error", "detail": f"{type(exc).__name__}: {exc}",
                   "traceback": traceback.format_exc(), "notebooks": {}}
@@ -74,44 +92,44 @@ def grade(job: Job) -> dict:
     return result
 
 
-def _grade(job: Job, work: Path) -> dict:
+def _grade(job: Job, material: Material, work: Path) -> dict:
     from nbgrader.api import Gradebook
-    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.utils import parse_utc
 
-    work.mkdir(parents=True, exist_ok=True)
     db_path = work / "gradebook.db"
-    shutil.copyfile(job.template_db, db_path)
+    db_path.write_bytes(material.template_db)
     db_url = f"sqlite:///{db_path}"
-    submission = Path(job.submission_dir)
-    timestamp = CourseDirectory().get_existing_timestamp(str(submission))
+    stamp = job.submission.timestamp
+    timestamp = parse_utc(stamp) if stamp else None
     with Gradebook(db_url) as gb:
         gb.update_or_create_student(job.student)
         gb.update_or_create_submission(job.assignment, job.student, timestamp=timestamp)
 
-    notebooks = {}
+    notebooks, outputs = {}, {"autograded": {}, "feedback": {}}
     for name in job.notebooks:
-        notebooks[name] = _grade_notebook(job, name, work, db_url)
+        notebooks[name] = _grade_notebook(job, material, name, work, db_url, outputs)
     statuses = [nb["status"] for nb in notebooks.values() if nb["status"] != "ok"]
     details = [f"{name}: {nb['detail']}" for name, nb in notebooks.items() if nb["detail"]]
     return {"status": statuses[0] if statuses else "ok", "detail": "; ".join(details),
-            "timestamp": timestamp.isoformat() if timestamp else None, "notebooks": notebooks}
+            "timestamp": timestamp.isoformat() if timestamp else None, "notebooks": notebooks,
+            "ignored": list(job.submission.ignored), "outputs": outputs}
 
 
-def _grade_notebook(job: Job, name: str, work: Path, db_url: str) -> dict:
+def _grade_notebook(job: Job, material: Material, name: str, work: Path, db_url: str,
+                    outputs: dict) -> dict:
     resources = {"nbgrader": {"notebook": name, "assignment": job.assignment,
                               "student": job.student, "db_url": db_url},
                  "metadata": {"name": name}}
-    release = nbformat.read(Path(job.course_root) / "release" / job.assignment / f"{name}.ipynb",
-                            as_version=4)
-    path = Path(job.submission_dir) / f"{name}.ipynb"
-    renamed = None
-    if not path.exists() and len(job.notebooks) == 1:
-        # one notebook expected, one other notebook there: a renamed download ("ps1 (1).ipynb")
-        others = [p for p in Path(job.submission_dir).glob("*.ipynb") if p.is_file()]
-        if len(others) == 1:
-            path, renamed = others[0], others[0].name
+    release = nbformat.reads(material.release[name].decode("utf-8"), as_version=4)
+    taken = job.submission
+    refused = taken.problem or taken.refused.get(name)
     execution = Execution()
-    submitted, problem = _read(path)
+    if refused:
+        submitted, problem = None, (refused, "graded as not submitted")
+    elif name not in taken.notebooks:
+        submitted, problem = None, ("missing notebook", f"{name}.ipynb was not submitted")
+    else:
+        submitted, problem = _parse(taken.notebooks[name], name)
     if submitted is None:
         # Nothing to run: score the release itself, with every test marked as not run.
         execution.status, execution.detail = problem
@@ -122,8 +140,7 @@ def _grade_notebook(job: Job, name: str, work: Path, db_url: str) -> dict:
         sandbox = Sandbox(work / f"sb{job.notebooks.index(name)}", job.limits,
                           enabled=job.sandboxed)
         workdir = sandbox.workdir(job.assignment)
-        _copy_files(Path(job.submission_dir), Path(job.course_root) / "source" / job.assignment,
-                    workdir)
+        _write_release_files(material.files, workdir)
         execution = execute(nb, sandbox, workdir)
     else:
         for cell in nb.cells:
@@ -131,13 +148,10 @@ def _grade_notebook(job: Job, name: str, work: Path, db_url: str) -> dict:
                 cell.outputs = [NotebookNode(output_type="error", ename="NotRun",
                                              evalue=problem[1], traceback=[problem[1]])]
     cells = _score(nb, resources)
-    autograded = Path(job.autograded_dir)
-    autograded.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, autograded / f"{name}.ipynb")
-    feedback = Path(job.feedback_dir)
-    feedback.mkdir(parents=True, exist_ok=True)
-    (feedback / f"{name}.html").write_text(_feedback_html(nb, resources))
+    outputs["autograded"][name] = nbformat.writes(nb)
+    outputs["feedback"][name] = _feedback_html(nb, resources)
     out = asdict(execution)
+    renamed = taken.renamed.get(name)
     if renamed and execution.status == "ok":
         out["status"], out["detail"] = "renamed notebook", f"graded {renamed} as {name}.ipynb"
     out["cells"] = cells
@@ -149,11 +163,9 @@ def _grade_notebook(job: Job, name: str, work: Path, db_url: str) -> dict:
 IGNORED_RESTORES = {"builtins.input", "getpass.getpass", "sys.excepthook"}
 
 
-def _read(path: Path) -> tuple[NotebookNode | None, tuple[str, str] | None]:
-    if not path.exists():
-        return None, ("missing notebook", f"{path.name} was not submitted")
+def _parse(data: bytes, name: str) -> tuple[NotebookNode | None, tuple[str, str] | None]:
     try:
-        nb = nbformat.read(path, as_version=4)
+        nb = nbformat.reads(data.decode("utf-8"), as_version=4)
         if not isinstance(nb.get("cells"), list):
             raise ValueError("it has no list of cells")
         for cell in nb.cells:
@@ -166,25 +178,17 @@ def _read(path: Path) -> tuple[NotebookNode | None, tuple[str, str] | None]:
         return nb, None
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the same case
         reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-        return None, ("corrupt notebook", f"{path.name} could not be read as a notebook ({reason})")
+        return None, ("corrupt notebook",
+                      f"{name}.ipynb could not be read as a notebook ({reason})")
 
 
-def _copy_files(submission: Path, source: Path, dest: Path) -> None:
-    """The student's own files, then the assignment's non-notebook files over them."""
+def _write_release_files(files: dict[str, bytes], dest: Path) -> None:
+    """The release's own non-notebook files (data, helpers): the only files beside the notebook."""
     dest.mkdir(parents=True, exist_ok=True)
-    total = 0
-    for folder, overwrite in ((submission, False), (source, True)):
-        for path in sorted(folder.rglob("*")):
-            rel = path.relative_to(folder)
-            if (path.is_symlink() or not path.is_file() or path.suffix == ".ipynb"
-                    or rel.name in SKIP_FILES or ".ipynb_checkpoints" in rel.parts):
-                continue
-            total += path.stat().st_size
-            if total > MAX_COPY_BYTES and not overwrite:
-                continue
-            target = dest / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, target)
+    for rel, data in files.items():
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
 
 
 def _score(nb: NotebookNode, resources: dict) -> list[dict]:
@@ -228,7 +232,7 @@ def _cell_status(cell: NotebookNode | None, grade) -> str:
         return "not run"
     if grade.auto_score is None:
         return "needs manual grading"
-    if cell is not None and cell.metadata.nbgrader.get("solution") and grade.auto_score == 0:
+    if cell is not None and is_solution(cell) and grade.auto_score == 0:
         return "no answer"
     if grade.auto_score >= grade.max_score:
         return "passed"
@@ -267,29 +271,6 @@ def _feedback_html(nb: NotebookNode, resources: dict) -> str:
         _EXPORTER.register_preprocessor(CSSHTMLHeaderPreprocessor(), enabled=True)
     html, _ = _EXPORTER.from_notebook_node(nb, resources=resources)
     return html
-
-
-def strip_hidden_tests(nb: NotebookNode) -> NotebookNode:
-    """Remove hidden test code, and the tracebacks that would quote it, from graded cells."""
-    from nbgrader.preprocessors import ClearHiddenTests
-
-    clearer = ClearHiddenTests(enforce_metadata=False)
-    for cell in nb.cells:
-        if cell.cell_type != "code" or not clearer._remove_hidden_test_region(cell):
-            continue
-        for out in cell.outputs:
-            if out.get("output_type") == "error":
-                message = f"{out.get('ename', 'Error')}: {ANSI.sub('', str(out.get('evalue', '')))}"
-                hint = _failing_part(out)
-                out.traceback = [message.rstrip(": ")] + ([hint] if hint else [])
-    return nb
-
-
-def _failing_part(out: NotebookNode) -> str:
-    """Say whether a visible or a hidden test failed, without quoting hidden code."""
-    if out.get("ename") in ("NotRun", "GradingStopped", "CellTimeoutError"):
-        return ""
-    return "(the traceback is not shown because this cell also runs hidden tests)"
 
 
 def write_json(path: Path, payload: dict) -> None:

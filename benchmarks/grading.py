@@ -1,15 +1,20 @@
-"""Throughput of `w2s grade` (sandboxed, parallel) against plain sequential `nbgrader autograde`.
+"""Throughput of `w2s grade` (sandboxed, parallel; local pool and Dask cluster) against plain
+sequential `nbgrader autograde`.
 
     .venv/bin/python benchmarks/grading.py                 # 4 submissions of each assignment
     .venv/bin/python benchmarks/grading.py --per-assignment 2 --assignment ps1-measuring-weak-to-strong
+    .venv/bin/python benchmarks/grading.py --cluster tcp://hostA:8786   # a real cluster's row
 
 Both graders get the same generated submissions: every assignment of the course solved
 (the instructor's answers, as ``tests/fixtures/make_submissions.py`` writes them), copied
 under N student names. Plain nbgrader runs in a private course folder exactly as an
 instructor would run it (``nbgrader generate_assignment`` then ``nbgrader autograde``, one
 assignment after another, no sandbox, no feedback); ``w2s grade`` runs with its defaults
-(sandboxed, one worker per core, feedback included). Prints both wall-clock times, the
-submissions per minute, the ratio, and whether both gave every submission full marks.
+(sandboxed, one worker per core, feedback included), then once more with ``--cluster``
+(default ``local:2``: a Dask LocalCluster of 2 worker processes, the same parallelism as the
+pool on the 2-core machine, so its row shows the cluster's own overhead). Prints the
+wall-clock times, the submissions per minute, the ratio, whether every submission got full
+marks, and whether the cluster's cells.csv equals the pool's.
 Goal: ratio >= 1.5 on the 2-core course machine.
 """
 
@@ -98,10 +103,13 @@ def nbgrader_scores(course: Path) -> dict:
     return scores
 
 
-def time_w2s(root: Path, assignments: list[str], workers: int | None) -> tuple[float, dict]:
-    out = root / "w2s-out"
+def time_w2s(root: Path, assignments: list[str], workers: int | None,
+             cluster: str | None = None) -> tuple[float, dict]:
+    out = root / ("w2s-cluster-out" if cluster else "w2s-out")
     cmd = [str(BIN / "w2s"), "grade", str(root / "submitted"), "--out", str(out), "--no-progress"]
-    if workers:
+    if cluster:
+        cmd += ["--cluster", cluster]
+    elif workers:
         cmd += ["--workers", str(workers)]
     start = time.perf_counter()
     done = subprocess.run(cmd, env=clean_env(), capture_output=True, text=True)
@@ -117,7 +125,7 @@ def time_w2s(root: Path, assignments: list[str], workers: int | None) -> tuple[f
             if row["status"] not in ("needs manual grading", "no answer", "graded by hand"):
                 auto, auto_max = auto + float(row["score"]), auto_max + float(row["max_score"])
             scores[key] = (auto, auto_max)
-    return seconds, scores
+    return seconds, scores, (out / "cells.csv").read_text()
 
 
 def main(argv=None) -> int:
@@ -127,6 +135,9 @@ def main(argv=None) -> int:
     parser.add_argument("--assignment", action="append", metavar="A",
                         help="only this assignment (repeatable; default: all four)")
     parser.add_argument("--workers", type=int, default=None, help="w2s grade --workers")
+    parser.add_argument("--cluster", default="local:2", metavar="ADDRESS",
+                        help="w2s grade --cluster for the cluster row (default local:2; "
+                             "'none' skips the row)")
     args = parser.parse_args(argv)
     assignments = args.assignment or [make_submissions.PS1, make_submissions.PS2,
                                       make_submissions.PS3, make_submissions.PS4]
@@ -136,13 +147,20 @@ def main(argv=None) -> int:
         print(f"{n} submissions ({args.per_assignment} x {len(assignments)} assignments), "
               f"{os.cpu_count()} cores, load average before: {os.getloadavg()[0]:.2f}")
         t_nbgrader, s_nbgrader = time_nbgrader(root, assignments)
-        t_w2s, s_w2s = time_w2s(root, assignments, args.workers)
+        t_w2s, s_w2s, cells = time_w2s(root, assignments, args.workers)
+        cluster = None if args.cluster == "none" else args.cluster
+        if cluster:
+            t_dask, s_dask, cells_dask = time_w2s(root, assignments, None, cluster)
     full = lambda scores: all(a == m for a, m in scores.values()) and len(scores) == n  # noqa: E731
     print(f"\n{'grader':<40} {'seconds':>8} {'per minute':>11}  all full marks")
     print(f"{'nbgrader autograde (sequential)':<40} {t_nbgrader:8.1f} {60 * n / t_nbgrader:11.1f}  "
           f"{full(s_nbgrader)}")
     print(f"{'w2s grade (sandboxed, parallel)':<40} {t_w2s:8.1f} {60 * n / t_w2s:11.1f}  "
           f"{full(s_w2s)}")
+    if cluster:
+        label = f"w2s grade --cluster {cluster}"
+        print(f"{label:<40} {t_dask:8.1f} {60 * n / t_dask:11.1f}  {full(s_dask)}"
+              f"  (cells.csv {'equals' if cells_dask == cells else 'DIFFERS from'} the pool's)")
     print(f"\nthroughput ratio w2s / nbgrader: {t_nbgrader / t_w2s:.2f}x (goal >= 1.5x); "
           f"load average after: {os.getloadavg()[0]:.2f}")
     return 0

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from w2s import lessons  # noqa: E402
+from autograder import notebooks  # noqa: E402
 
 LIMIT_S = 30.0
 
@@ -51,7 +51,7 @@ def measure(path: Path, repeat: int) -> dict:
     for _ in range(repeat):
         cpu_before = children_cpu_seconds()
         try:
-            nb, seconds = lessons.execute(path)
+            nb, seconds = notebooks.execute(path)
         except Exception as exc:  # a failing cell, a dead kernel: report it, measure the rest
             return {"seconds": float("nan"), "cpu": float("nan"), "slowest": "",
                     "status": f"{type(exc).__name__}: {str(exc)[-80:]!r}"}
@@ -60,7 +60,7 @@ def measure(path: Path, repeat: int) -> dict:
             best = (nb, seconds, cpu)
     nb, seconds, cpu = best
     slowest = sorted(cell_seconds(nb), reverse=True)[:3]
-    problems = lessons.output_problems(nb)
+    problems = notebooks.output_problems(nb)
     verdict = "ok" if seconds <= LIMIT_S else f"OVER {LIMIT_S:.0f} s"
     return {"seconds": seconds, "cpu": cpu,
             "slowest": ", ".join(f"cell {i}: {s:.1f}" for s, i in slowest),
@@ -72,7 +72,7 @@ def main(argv=None) -> int:
     parser.add_argument("only", nargs="*", help="run lessons whose file name contains any of these")
     parser.add_argument("--repeat", type=int, default=1, help="runs per lesson; the best counts")
     args = parser.parse_args(argv)
-    paths = [p for p in lessons.lesson_paths()
+    paths = [p for p in notebooks.lesson_paths()
              if not args.only or any(key in p.name for key in args.only)]
     if not paths:
         print("no lesson matches", file=sys.stderr)

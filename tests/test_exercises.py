@@ -14,6 +14,7 @@ import html as html_module
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -24,8 +25,8 @@ import pytest
 
 from conftest import BIN, ROOT
 from exercise_wrong_answers import BATCHES
-from w2s.feedback import strip_hidden_tests
-from w2s.release import assignment_names, make_course, normalise_notebook
+from autograder.feedback import visible_source
+from autograder.release import assignment_names, make_course, normalise_notebook
 
 pytestmark = pytest.mark.timeout(1800)
 
@@ -336,7 +337,7 @@ def test_check_explains_a_missing_notebook_on_the_command_line(tmp_path):
 def test_check_explains_folders_corrupt_and_foreign_notebooks(tmp_path, capsys):
     import argparse
 
-    from w2s import check
+    from autograder import check
 
     def run(path):
         return check.run(argparse.Namespace(notebook=path, timeout=60, total_timeout=900))
@@ -351,6 +352,23 @@ def test_check_explains_folders_corrupt_and_foreign_notebooks(tmp_path, capsys):
     text = tmp_path / "notes.txt"
     text.write_text("hello")
     assert run(text) == 2 and "not a notebook" in capsys.readouterr().err
+    no_metadata = json.loads(plain.read_text())
+    del no_metadata["cells"][0]["metadata"]
+    (tmp_path / "no-metadata.ipynb").write_text(json.dumps(no_metadata))
+    assert run(tmp_path / "no-metadata.ipynb") == 2
+    assert "not a readable notebook" in capsys.readouterr().err
+
+
+def test_check_reads_a_notebook_whose_nbgrader_metadata_was_mangled(tmp_path):
+    from autograder import check
+
+    nb = json.loads(release_path(ASSIGNMENTS[0]).read_text())
+    graded = [c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade")]
+    graded[0]["metadata"]["nbgrader"] = "not a mapping"
+    path = tmp_path / "mangled.ipynb"
+    path.write_text(json.dumps(nb))
+    questions = check.collect_questions(check.read_notebook(path))
+    assert len(questions) == len(graded) - 1
 
 
 # ---------------------------------------------------------------- lint
@@ -389,7 +407,7 @@ def test_every_test_cell_has_points_a_docstring_hidden_tests_and_no_trailing_val
         gid = nbg(cell)["grade_id"]
         assert nbg(cell).get("points", 0) > 0, f"{gid} has no points"
         assert nbg(cell).get("locked"), f"{gid} is not locked"
-        for source in (cell.source, strip_hidden_tests(cell.source)):
+        for source in (cell.source, visible_source(cell.source)):
             body = ast.parse(source).body
             assert isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
                 and isinstance(body[0].value.value, str), f"{gid} does not start with a docstring"
@@ -454,6 +472,15 @@ def test_nbgrader_config_names_the_course_layout():
     assert len(ignored) == 6, ignored
 
 
+def test_reading_nbgrader_config_creates_nothing(tmp_path):
+    from traitlets.config.loader import PyFileConfigLoader
+
+    shutil.copy(ROOT / "nbgrader_config.py", tmp_path)
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(tmp_path)).load_config()
+    assert Path(config.Exchange.root) == tmp_path / "nbgrader_exchange"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nbgrader_config.py"]
+
+
 @pytest.mark.slow
 def test_release_check_is_clean_and_release_is_byte_stable(tmp_path):
     rc, out, err = _run([W2S, "release", "--check"], cwd=tmp_path, timeout=300)
@@ -464,7 +491,7 @@ def test_release_check_is_clean_and_release_is_byte_stable(tmp_path):
 def test_release_check_names_drifted_files(tmp_path, monkeypatch):
     import argparse
 
-    from w2s import release
+    from autograder import release
 
     fake = tmp_path / "exercises"
     for assignment in ASSIGNMENTS:

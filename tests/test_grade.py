@@ -2,8 +2,10 @@
 assignments by tests/fixtures/make_submissions.py): every submission's per-question scores and
 status, the CSVs, the feedback, the sandbox's walls, and a re-run that changes nothing.
 
-The corpus is graded once per session (about three minutes on the 2-core course machine);
-the tests below read what that run wrote.
+The corpus (with the pointer submissions of ``make_submissions.make_pointers`` created beside
+a copy of it) is graded once per session (about three minutes on the 2-core course machine);
+the tests below read what that run wrote. A subset is graded again on a Dask LocalCluster,
+which must write the same cells.
 """
 
 from __future__ import annotations
@@ -67,15 +69,27 @@ def daemons() -> list[int]:
     return found
 
 
+def is_refusal(status: str) -> bool:
+    return status.startswith("refused")
+
+
+def status_matches(got: str, want: str) -> bool:
+    """A refusal names its target (a path that depends on the checkout); the rest is exact."""
+    return got.startswith(want) if is_refusal(want) else got == want
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     out = tmp_path_factory.mktemp("grades")
-    done = grade(CORPUS, out)
+    submitted = tmp_path_factory.mktemp("class") / "submitted"
+    shutil.copytree(CORPUS, submitted)
+    make_submissions.make_pointers(submitted, submitted.parent / "outside")
+    done = grade(submitted, out)
     results = {}
     for path in (out / "nbgrader" / ".w2s" / "results").glob("*/*.json"):
         result = json.loads(path.read_text())
         results[result["student"]] = result
-    return {"out": out, "run": done, "results": results,
+    return {"out": out, "run": done, "results": results, "submitted": submitted,
             "cells": read_csv(out / "cells.csv") if (out / "cells.csv").exists() else [],
             "grades": read_csv(out / "grades.csv") if (out / "grades.csv").exists() else []}
 
@@ -89,7 +103,8 @@ def test_corpus_covers_every_case():
     assert len(EXPECTED) >= 20
     statuses = {e["status"] for e in EXPECTED.values()}
     assert {"ok", "kernel died", "memory limit", "process limit", "cell time limit",
-            "tampering", "corrupt notebook", "missing notebook"} <= statuses
+            "tampering", "corrupt notebook", "missing notebook", "refused: symlink to",
+            "refused: hard link", "refused: folder", "refused: FIFO"} <= statuses
     assert {e["assignment"] for e in EXPECTED.values()} == {
         make_submissions.PS1, make_submissions.PS2, make_submissions.PS3, make_submissions.PS4}
 
@@ -102,7 +117,7 @@ def test_run_exits_zero_and_reports_problems(graded):
     assert "to look at" in run.stdout
     for student, e in EXPECTED.items():
         if e["status"] != "ok":
-            assert re.search(rf"{student}/\S+: {e['status']}", run.stdout), student
+            assert re.search(rf"{student}/\S+: {re.escape(e['status'])}", run.stdout), student
 
 
 @pytest.mark.slow
@@ -117,8 +132,8 @@ def test_per_question_scores(graded, student):
             assert row["status"] in MANUAL and float(row["score"]) == 0, (student, row)
         else:
             assert float(row["score"]) == want, (student, grade_id, row)
-    assert graded["results"][student]["status"] == expected["status"], \
-        (student, graded["results"][student]["detail"])
+    assert status_matches(graded["results"][student]["status"], expected["status"]), \
+        (student, graded["results"][student]["status"], graded["results"][student]["detail"])
 
 
 @pytest.mark.slow
@@ -132,6 +147,28 @@ def test_grades_csv_adds_up(graded):
     assert list(graded["grades"][0]) == ["student", "assignment", "score", "max_score"]
     assert list(graded["cells"][0]) == ["student", "assignment", "notebook", "grade_id",
                                         "score", "max_score", "status"]
+
+
+@pytest.mark.slow
+def test_pointers_earn_nothing_and_files_beside_are_left_out(graded):
+    """Each kind of pointer is refused (0 points, its reason in the summary); a correct
+    notebook with a fake w2s/, numpy.py and torch.py beside it gets full marks."""
+    out = graded["run"].stdout
+    pointers = [s for s, e in EXPECTED.items() if is_refusal(e["status"])]
+    assert len(pointers) == 6
+    for student in pointers:
+        row = next(r for r in graded["grades"] if r["student"] == student)
+        assert float(row["score"]) == 0, student
+    assert re.search(r"p01-symlink-absolute/\S+: refused: symlink to /\S+/solutions/", out)
+    assert re.search(r"p02-symlink-relative/\S+: refused: symlink to \.\./\S+/solutions/", out)
+    assert "refused: symlink to ../../s01-correct/" in out
+    shadow = graded["results"][make_submissions.SHADOWING]
+    assert shadow["status"] == "ok"
+    assert sorted(shadow["ignored"]) == sorted(f"ignored: extra file {f}"
+                                               for f in make_submissions.SHADOWS)
+    assert "ignored: extra file numpy.py" in out.split("were left out:", 1)[1]
+    # the honest student whose notebook p05 links to keeps exactly their own marks
+    assert graded["results"]["s01-correct"]["status"] == "ok"
 
 
 @pytest.mark.slow
@@ -229,8 +266,30 @@ def test_feedback_runs_no_student_script(graded):
 @pytest.mark.slow
 def test_rerun_is_idempotent_and_quick(graded, tmp_path):
     before = (graded["out"] / "cells.csv").read_text(), (graded["out"] / "grades.csv").read_text()
-    again = grade(CORPUS, graded["out"])
+    again = grade(graded["submitted"], graded["out"])
     assert again.returncode == 0, again.stderr[-2000:]
     assert f"{len(EXPECTED)} unchanged since the last run" in again.stdout
     assert ((graded["out"] / "cells.csv").read_text(),
             (graded["out"] / "grades.csv").read_text()) == before
+
+
+# Attacks, limits and pointers graded again on a Dask LocalCluster of 2 worker processes.
+CLUSTER_SUBSET = ("s01-correct", "a09-reads-answers-from-disk", "a10-network", "f04-memory-bomb",
+                  "f05-fork-bomb", "f07-daemon", "p01-symlink-absolute", "p04-hard-link",
+                  "p05-link-to-another-student")
+
+
+@pytest.mark.slow
+def test_cluster_grades_equal_the_local_pool(graded, tmp_path):
+    out = tmp_path / "cluster"
+    args = [a for s in CLUSTER_SUBSET for a in ("--student", s)]
+    done = grade(graded["submitted"], out, "--cluster", "local:2", *args)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "Dask cluster local:2 (2 worker(s))" in done.stdout
+    local = [r for r in graded["cells"] if r["student"] in CLUSTER_SUBSET]
+    assert read_csv(out / "cells.csv") == local
+    assert read_csv(out / "grades.csv") == [r for r in graded["grades"]
+                                            if r["student"] in CLUSTER_SUBSET]
+    text = _outputs(out, "a10-network", make_submissions.PS1)
+    assert "NETWORK False" in text
+    assert daemons() == []

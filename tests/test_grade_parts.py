@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import shutil
 import signal
+import select
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import nbformat
@@ -18,9 +19,9 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from autograder.execute import names_bound
+from autograder.feedback import strip_hidden_tests
 from autograder.restore import rebuild
 from autograder.sandbox import Limits, Sandbox
-from autograder.worker import strip_hidden_tests
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures"
@@ -266,17 +267,27 @@ def _class(tmp_path, students: dict[str, str]) -> Path:
 @needs_bwrap
 @pytest.mark.slow
 def test_interrupted_run_keeps_grades_and_resumes(tmp_path):
+    """SIGINT once the first result is on disk (the grader says so on a pipe), with three
+    submissions still to go: the run stops with 130, keeps what it recorded, and a re-run
+    grades only the rest."""
     root = _class(tmp_path, {f"student{i}": "s01-correct" for i in range(4)})
     out = tmp_path / "out"
     cmd = [str(W2S), "grade", str(root), "--out", str(out), "--workers", "1", "--no-progress"]
-    process = subprocess.Popen(cmd, env=clean_env(), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 300
-    results = out / "nbgrader" / ".w2s" / "results"
-    while time.monotonic() < deadline and not list(results.glob("*/*.json")):
-        time.sleep(0.5)
-    process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=120)
+    events, announce = os.pipe()
+    env = {**clean_env(), "W2S_GRADE_EVENTS_FD": str(announce)}
+    process = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, pass_fds=(announce,))
+    os.close(announce)
+    with os.fdopen(events) as pipe:
+        # the limit only guards against a hung grader; the signal waits on the event
+        ready, _, _ = select.select([pipe], [], [], 900)
+        first = pipe.readline() if ready else ""
+        if first.startswith("recorded "):
+            process.send_signal(signal.SIGINT)
+        else:
+            process.kill()
+        stdout, stderr = process.communicate(timeout=300)
+    assert first.startswith("recorded "), f"no result was recorded:\n{stdout}{stderr}"
     assert process.returncode == 130, stdout + stderr
     assert "Interrupted" in stderr and "Traceback" not in stderr
     kept = read_csv(out / "grades.csv")
@@ -311,3 +322,267 @@ def test_no_sandbox_runs_but_warns(tmp_path):
     done = w2s(root, "--out", tmp_path / "out", "--no-sandbox", "--no-progress")
     assert done.returncode == 0 and "WARNING: --no-sandbox" in done.stderr
     assert read_csv(tmp_path / "out" / "grades.csv")[0]["score"] == "18"
+
+
+# -- taking submissions in (intake.py) -------------------------------------------------------
+from autograder.intake import Refused, name_problem, take_notebook, take_submission  # noqa: E402
+
+NB = "hw"
+
+
+def _submission(tmp_path, student="alice", assignment="a1"):
+    folder = tmp_path / "submitted" / student / assignment
+    folder.mkdir(parents=True)
+    return folder
+
+
+def test_intake_takes_plain_files_and_leaves_the_rest_out(tmp_path):
+    folder = _submission(tmp_path)
+    (folder / f"{NB}.ipynb").write_text("{}")
+    (folder / "numpy.py").write_text("raise ImportError")
+    (folder / "w2s").mkdir()
+    (folder / "w2s" / "__init__.py").write_text("")
+    (folder / "data.csv").write_text("1,2")
+    (folder / "timestamp.txt").write_text("2026-01-01 10:00:00\n")
+    (folder / ".ipynb_checkpoints").mkdir()
+    taken = take_submission(tmp_path / "submitted", "alice", "a1", [NB], {"data.csv"})
+    assert taken.notebooks == {NB: b"{}"} and not taken.refused and taken.problem is None
+    assert taken.timestamp == "2026-01-01 10:00:00"
+    assert sorted(taken.ignored) == ["ignored: extra file numpy.py",
+                                     "ignored: extra file w2s/__init__.py"]
+
+
+@pytest.mark.parametrize("kind", ["absolute symlink", "relative symlink", "hard link", "fifo",
+                                  "socket", "symlinked folder", "other student"])
+def test_intake_refuses_every_pointer(tmp_path, kind):
+    secret = tmp_path / "solutions" / f"{NB}.ipynb"
+    secret.parent.mkdir()
+    secret.write_text('{"answer": 42}')
+    root = tmp_path / "submitted"
+    honest = _submission(tmp_path, "bob")
+    (honest / f"{NB}.ipynb").write_text('{"bob": 1}')
+    if kind == "symlinked folder":
+        (root / "alice").mkdir()
+        (root / "alice" / "a1").symlink_to(secret.parent, target_is_directory=True)
+    else:
+        path = _submission(tmp_path) / f"{NB}.ipynb"
+        if kind == "absolute symlink":
+            path.symlink_to(secret)
+        elif kind == "relative symlink":
+            path.symlink_to(os.path.relpath(secret, path.parent))
+        elif kind == "hard link":
+            os.link(secret, path)
+        elif kind == "fifo":
+            os.mkfifo(path)
+        elif kind == "socket":
+            import socket
+            sock = socket.socket(socket.AF_UNIX)
+            sock.bind(str(path))
+            sock.close()
+        elif kind == "other student":
+            path.symlink_to(Path("..", "..", "bob", "a1", f"{NB}.ipynb"))
+    taken = take_submission(root, "alice", "a1", [NB])
+    assert taken.notebooks == {}
+    reason = taken.problem or taken.refused[NB]
+    want = {"absolute symlink": f"refused: symlink to {secret}",
+            "relative symlink": "refused: symlink to ../../../solutions/",
+            "hard link": "refused: hard link", "fifo": "refused: FIFO",
+            "socket": "refused: socket", "symlinked folder": "refused: folder a1 is a symlink",
+            "other student": "refused: symlink to ../../bob/"}[kind]
+    assert reason.startswith(want), reason
+    # the other student is untouched
+    assert take_submission(root, "bob", "a1", [NB]).notebooks == {NB: b'{"bob": 1}'}
+
+
+def test_intake_refuses_a_symlinked_renamed_download(tmp_path):
+    folder = _submission(tmp_path)
+    (folder / f"{NB} (1).ipynb").symlink_to("/etc/hostname")
+    taken = take_submission(tmp_path / "submitted", "alice", "a1", [NB])
+    assert taken.notebooks == {} and taken.refused[NB].startswith("refused: symlink to /etc")
+    (folder / f"{NB} (1).ipynb").unlink()
+    (folder / f"{NB} (1).ipynb").write_text("{}")
+    taken = take_submission(tmp_path / "submitted", "alice", "a1", [NB])
+    assert taken.notebooks == {NB: b"{}"} and taken.renamed == {NB: f"{NB} (1).ipynb"}
+
+
+def test_intake_never_follows_a_link_swapped_in_after_the_look(tmp_path, monkeypatch):
+    """The read opens with O_NOFOLLOW: a file replaced by a link after scanning is refused."""
+    import autograder.intake as intake
+
+    folder = _submission(tmp_path)
+    path = folder / f"{NB}.ipynb"
+    path.write_text("{}")
+    real_read = intake.read_relative
+
+    def swap_then_read(fd, rel, expected=None):
+        path.unlink()
+        path.symlink_to("/etc/hostname")
+        return real_read(fd, rel, expected)
+
+    monkeypatch.setattr(intake, "read_relative", swap_then_read)
+    taken = take_submission(tmp_path / "submitted", "alice", "a1", [NB])
+    assert taken.notebooks == {} and taken.refused[NB].startswith("refused: symlink to")
+
+
+@pytest.mark.parametrize("name", ["..", ".", "", "a/b", "/etc", "tab\there", "bell\x07"])
+def test_names_that_are_not_plain_folder_names_are_refused(name):
+    assert name_problem(name)
+
+
+@pytest.mark.parametrize("name", ["Zoë Müller", "ps1 (1)", "o'brien", "李雷", "a.b-c_d@e+f"])
+def test_odd_but_legal_names_are_fine(name):
+    assert name_problem(name) is None
+
+
+def test_check_takes_only_a_plain_notebook(tmp_path):
+    plain = tmp_path / "nb.ipynb"
+    plain.write_text("{}")
+    assert take_notebook(plain) == b"{}"
+    link = tmp_path / "link.ipynb"
+    link.symlink_to(plain)
+    with pytest.raises(Refused, match="symlink to"):
+        take_notebook(link)
+
+
+@needs_bwrap
+@pytest.mark.parametrize("sandboxed", [True, False])
+def test_files_beside_the_notebook_never_shadow_the_course(tmp_path, sandboxed):
+    """Even placed in the kernel's own folder, a w2s/, numpy.py and torch.py are not imported."""
+    from autograder.execute import execute
+
+    sandbox = Sandbox(tmp_path / "sb", Limits(cell_seconds=60), enabled=sandboxed)
+    workdir = sandbox.workdir("a")
+    for rel, text in make_submissions.SHADOWS.items():
+        (workdir / rel).parent.mkdir(parents=True, exist_ok=True)
+        (workdir / rel).write_text(text)
+    nb = new_notebook(cells=[new_code_cell(
+        "import os, sys, numpy, torch, w2s, w2s.data\n"
+        "print('FILES', numpy.__file__, torch.__file__, w2s.__file__)\n"
+        "print('PATH', [p for p in sys.path if p in ('', '.')\n"
+        "               or os.path.abspath(p).startswith(os.getcwd())])",
+        metadata=meta("setup", locked=True))])
+    result = execute(nb, sandbox, workdir)
+    assert result.status == "ok", result.detail
+    text = "".join(o.get("text", "") for o in nb.cells[0].outputs)
+    assert "FILES" in text, nb.cells[0].outputs
+    files = text.split("FILES", 1)[1].split("PATH", 1)[0].split()
+    assert len(files) == 3
+    assert not any(f.startswith((str(workdir), "/home/student")) for f in files), files
+    assert "PATH []" in text
+
+
+# -- grading on a Dask cluster ---------------------------------------------------------------
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@needs_bwrap
+@pytest.mark.slow
+def test_cluster_survives_a_killed_worker_and_grades_nothing_twice(tmp_path):
+    """A real `dask scheduler` and two `dask worker` processes; the test kills the worker
+    that started grading first (told by the grader's start event, not by a sleep)."""
+    import threading
+
+    from distributed import Client
+    from nbgrader.api import Gradebook
+
+    students = ["Zoë Müller", "student 2 (1)", "carol"]          # odd but legal names
+    root = _class(tmp_path, {"Zoë Müller": "s01-correct", "student 2 (1)": "s01-correct",
+                             "carol": "f10-missing-notebook"})
+    out, port = tmp_path / "out", _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    env = clean_env()
+    dask = str(REPO / ".venv" / "bin" / "dask")
+    log = (tmp_path / "dask.log").open("w")
+    processes = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                                   "--no-dashboard"], env=env, stdout=log, stderr=log)]
+    try:
+        for _ in range(2):
+            processes.append(subprocess.Popen(
+                [dask, "worker", address, "--nthreads", "1", "--no-nanny", "--no-dashboard",
+                 "--memory-limit", "0", "--local-directory", str(tmp_path / "dask")],
+                env=env, stdout=log, stderr=log))
+        client = Client(address, timeout=120)
+        client.wait_for_workers(2, timeout=300)
+        started, first = threading.Event(), []
+
+        def on_start(event):
+            first.append(event[1])
+            started.set()
+
+        client.subscribe_topic("w2s-grade", on_start)
+        cmd = [str(W2S), "grade", str(root), "--out", str(out), "--no-progress",
+               "--cluster", address]
+        grader = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True)
+        assert started.wait(300), "no worker started grading"
+        os.kill(first[0]["pid"], signal.SIGKILL)              # mid-run: its kernel dies with it
+        stdout, stderr = grader.communicate(timeout=600)
+        assert grader.returncode == 0, stdout[-3000:] + stderr[-3000:]
+        assert len(client.scheduler_info()["workers"]) == 1  # the other worker did the rest
+        client.close()
+        rows = read_csv(out / "grades.csv")
+        assert sorted(r["student"] for r in rows) == sorted(students)
+        assert {r["student"]: r["score"] for r in rows} == {
+            "Zoë Müller": "18", "student 2 (1)": "18", "carol": "0"}
+        assert len(re.findall(r"^\[\d/3\] ", stdout, re.M)) == 3  # each recorded once
+        with Gradebook(f"sqlite:///{out / 'nbgrader' / 'gradebook.db'}") as gb:
+            assert sorted(s.id for s in gb.students) == sorted(students)
+            assert len(gb.find_assignment(make_submissions.PS1).submissions) == 3
+        again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+        assert again.returncode == 0 and "3 unchanged since the last run" in again.stdout
+    finally:
+        for process in reversed(processes):
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def test_check_refuses_a_linked_notebook(tmp_path):
+    link = tmp_path / f"{make_submissions.PS1}.ipynb"
+    link.symlink_to(REPO / "solutions" / make_submissions.PS1 / f"{make_submissions.PS1}.ipynb")
+    done = subprocess.run([str(W2S), "check", str(link)], env=clean_env(), capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 2 and "is not a plain notebook file (symlink to" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_check_is_not_fooled_by_modules_beside_the_notebook(tmp_path):
+    """A solved notebook passes `w2s check` with a fake w2s/, numpy.py and torch.py beside it."""
+    nb = make_submissions.solved(make_submissions.PS4)
+    path = tmp_path / f"{make_submissions.PS4}.ipynb"
+    nbformat.write(nb, path)
+    for rel, text in make_submissions.SHADOWS.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    done = subprocess.run([str(W2S), "check", str(path), "--timeout", "300"], env=clean_env(),
+                          capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "All visible tests pass" in done.stdout
+
+
+@needs_bwrap
+def test_a_broken_nbgrader_config_is_reported(tmp_path):
+    course = tmp_path / "course"
+    ps1 = make_submissions.PS1
+    shutil.copytree(REPO / "solutions" / ps1, course / "source" / ps1)
+    (course / "nbgrader_config.py").write_text("c = get_config()\nc.Execute.timeout = 1 / 0\n")
+    done = w2s(FIXTURES / "submissions", "--out", tmp_path / "out", "--source", course / "source")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "nbgrader_config.py could not be read (ZeroDivisionError" in done.stderr
+    assert "--cell-timeout" in done.stderr and "Traceback" not in done.stderr
+
+
+@needs_bwrap
+def test_names_and_flags_that_make_no_sense_are_refused(tmp_path):
+    done = w2s(FIXTURES / "submissions", "--out", tmp_path / "out", "--student", "../s01-correct")
+    assert done.returncode == 2 and "is a path, not a folder name" in done.stderr
+    done = w2s(FIXTURES / "submissions", "--out", tmp_path / "out", "--workers", "2",
+               "--cluster", "local:2")
+    assert done.returncode == 2 and "Pass one of the two" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -14,10 +14,11 @@ from importlib.metadata import packages_distributions
 import nbformat
 import pytest
 
-from conftest import ROOT
-from w2s import lessons
+from conftest import ROOT, NotebookRuns
+from autograder import notebooks
+from w2s import sweep_cache
 
-LESSONS = lessons.lesson_paths()
+LESSONS = notebooks.lesson_paths()
 IDS = [p.stem for p in LESSONS]
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 
@@ -37,29 +38,50 @@ def _python(source):
 
 
 def test_there_are_lessons():
-    assert len(LESSONS) >= 4, f"expected the course's lessons in {lessons.LESSONS_DIR}"
+    assert len(LESSONS) >= 4, f"expected the course's lessons in {notebooks.LESSONS_DIR}"
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", LESSONS, ids=IDS)
-def test_lesson_runs_cleanly_on_a_fresh_kernel(path):
-    from nbclient.exceptions import CellExecutionError, DeadKernelError
-
-    try:
-        nb, _ = lessons.execute(path, timeout=600)
-    except (CellExecutionError, DeadKernelError) as exc:
-        pytest.fail(f"{path.name} stopped ({type(exc).__name__}):\n{str(exc)[-3000:]}")
-    problems = lessons.output_problems(nb)
+def test_lesson_runs_cleanly_on_a_fresh_kernel(path, notebook_runs):
+    """Executed once per run on a fresh kernel (conftest's notebook_runs); other tests that
+    inspect the executed lesson read the same run."""
+    run = notebook_runs.get(path)
+    print(f"{path.name}: {run.seconds:.1f} s on a fresh kernel")
+    if run.failure:
+        pytest.fail(f"{path.name} stopped ({run.failure})")
+    problems = notebooks.output_problems(run.nb)
     assert not problems, f"{path.name} wrote errors or to stderr:\n" + "\n".join(problems)
+
+
+@pytest.mark.slow
+def test_a_notebook_asked_for_twice_at_once_is_executed_once(tmp_path):
+    """What makes "each lesson once per run" hold under xdist: two asks at the same time
+    (threads here, workers in `make test`) share one kernel's run; a failure is shared too."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    tiny = tmp_path / "tiny.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import os\nprint(os.getpid())")]), tiny)
+    broken = tmp_path / "broken.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 / 0")]), broken)
+    runs = NotebookRuns(tmp_path / "runs")
+    with ThreadPoolExecutor(2) as pool:
+        first, second = pool.map(runs.get, [tiny, tiny])
+    assert first.failure is None and second.failure is None
+    kernels = {run.nb.cells[0].outputs[0].text for run in (first, second)}
+    assert len(kernels) == 1, f"two kernels ran {tiny.name}: {kernels}"
+    failed = [runs.get(broken), runs.get(broken)]
+    assert all("ZeroDivisionError" in run.failure for run in failed)
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=IDS)
 def test_lesson_is_stored_without_outputs_and_with_normalised_metadata(path):
     nb = _read(path)
     nbformat.validate(nb)
-    problems = lessons.hygiene_problems(nb)
+    problems = notebooks.hygiene_problems(nb)
     assert not problems, (f"{path.name} is not stored clean: {'; '.join(problems)}. "
-                          "Run `.venv/bin/python -m w2s.lessons strip lessons/*.ipynb`.")
+                          "Run `.venv/bin/python -m autograder.notebooks strip lessons/*.ipynb`.")
 
 
 def test_hygiene_check_catches_outputs_counts_and_editor_metadata():
@@ -69,24 +91,24 @@ def test_hygiene_check_catches_outputs_counts_and_editor_metadata():
     code_cell.execution_count = 3
     code_cell.metadata["collapsed"] = True
     nb.metadata["language_info"]["version"] = "3.12.1"
-    problems = " ".join(lessons.hygiene_problems(nb))
+    problems = " ".join(notebooks.hygiene_problems(nb))
     for expected in ("outputs", "execution count", "collapsed", "notebook metadata"):
         assert expected in problems
-    assert not lessons.hygiene_problems(lessons.strip(nb))
+    assert not notebooks.hygiene_problems(notebooks.strip(nb))
 
 
 def test_output_check_catches_errors_stderr_and_widget_errors():
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("x")]
     nb.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text="fine\n")]
-    assert lessons.output_problems(nb) == []
+    assert notebooks.output_problems(nb) == []
     nb.cells[0].outputs.append(nbformat.v4.new_output("stream", name="stderr", text="Warning\n"))
     nb.cells[0].outputs.append(nbformat.v4.new_output("error", ename="ValueError", evalue="bad",
                                                       traceback=[]))
     nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {
         "abc123": {"state": {"outputs": [{"output_type": "error", "ename": "KeyError",
                                           "evalue": "0.3", "traceback": []}]}}}}}
-    problems = " ".join(lessons.output_problems(nb))
+    problems = " ".join(notebooks.output_problems(nb))
     assert "stderr" in problems and "ValueError" in problems and "KeyError" in problems
 
 
@@ -175,7 +197,7 @@ def test_cached_sweep_matches_what_the_library_computes(monkeypatch):
     from w2s.experiment import Config, run_experiment
 
     monkeypatch.delenv("W2S_FAST", raising=False)
-    sweep = lessons.load_cached_sweep()
+    sweep = sweep_cache.load_cached_sweep()
     assert sweep["config"]["fast"] is False and 0 in sweep["seeds"]
     base = Config(**{k: v for k, v in sweep["config"].items() if k in Config.__dataclass_fields__})
     rows = {(r["weak"], r["strong"], r["loss"]): r for r in sweep["rows"]}
@@ -187,13 +209,13 @@ def test_cached_sweep_matches_what_the_library_computes(monkeypatch):
         for metric in ("p_weak", "p_ceiling", "p_weak_to_strong"):
             assert cached[metric]["per_seed"][seed_index] == pytest.approx(getattr(live, metric)), (
                 f"lessons/data/sweep.json is stale ({weak} -> {strong}, {loss}, {metric}); "
-                f"regenerate it with `{lessons.SWEEP_COMMAND}`")
+                f"regenerate it with `{sweep_cache.SWEEP_COMMAND}`")
 
 
 def test_missing_or_broken_sweep_cache_says_how_to_regenerate(tmp_path):
     with pytest.raises(FileNotFoundError, match="w2s sweep --seeds 5"):
-        lessons.load_cached_sweep(tmp_path / "nope.json")
+        sweep_cache.load_cached_sweep(tmp_path / "nope.json")
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
     with pytest.raises(ValueError, match="w2s sweep --seeds 5"):
-        lessons.load_cached_sweep(broken)
+        sweep_cache.load_cached_sweep(broken)

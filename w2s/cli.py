@@ -1,8 +1,10 @@
 """The ``w2s`` command: run the experiment, sweep it, pretrain, release, check and grade.
 
 ``run``, ``sweep`` and ``pretrain`` live here. ``release``, ``check`` and ``grade`` belong to
-their own modules (``w2s.release``, ``w2s.check``, ``autograder.grade``), each of which
-provides ``add_arguments(parser)`` and ``run(args) -> exit code``.
+the course tooling (``autograder.release``, ``autograder.check``, ``autograder.grade``), each
+of which provides ``add_arguments(parser)`` and ``run(args) -> exit code``. A command's module
+is imported only when that command is chosen, so ``w2s run`` and ``w2s --help`` never load
+the grading stack (nbformat, nbclient, nbgrader).
 """
 
 from __future__ import annotations
@@ -12,11 +14,31 @@ import importlib
 import json
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
-SUBCOMMAND_MODULES = {
-    "release": ("w2s.release", "regenerate exercises/ from solutions/ (nbgrader generate)"),
-    "check": ("w2s.check", "run a notebook's visible tests and report each question"),
-    "grade": ("autograder.grade", "autograde a folder of submissions, sandboxed and in parallel"),
+
+class Command(NamedTuple):
+    """Where a subcommand lives: ``module.add`` fills its parser, ``module.run`` runs it."""
+    module: str
+    help: str
+    add: str = "add_arguments"
+    run: str = "run"
+
+
+# Read without importing anything: only the chosen command's module is loaded.
+COMMANDS = {
+    "run": Command("w2s.cli", "run the weak-to-strong experiment of lesson 02",
+                   "add_run_arguments", "cmd_run"),
+    "sweep": Command("w2s.cli", "every supervisor x student x loss (lesson 04)",
+                     "add_sweep_arguments", "cmd_sweep"),
+    "pretrain": Command("w2s.cli", "regenerate data/ (synthetic data, pretrained students)",
+                        "add_pretrain_arguments", "cmd_pretrain"),
+    "release": Command("autograder.release",
+                       "regenerate exercises/ from solutions/ (nbgrader generate)"),
+    "check": Command("autograder.check", "run a notebook's visible tests and report each question"),
+    "grade": Command("autograder.grade",
+                     "autograde a folder of submissions, sandboxed and in parallel"),
+    "export": Command("autograder.export", "write grades.csv as a Canvas gradebook import CSV"),
 }
 
 
@@ -186,37 +208,52 @@ def cmd_pretrain(args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="w2s", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    p = sub.add_parser("run", help="run the weak-to-strong experiment of lesson 02")
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
     _add_experiment_options(p)
-    p.set_defaults(func=cmd_run)
-    p = sub.add_parser("sweep", help="every supervisor x student x loss (lesson 04)")
+
+
+def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
     _add_experiment_options(p, sweep=True)
-    p.set_defaults(func=cmd_sweep)
-    p = sub.add_parser("pretrain", help="regenerate data/ (pretrained models, synthetic data)")
+
+
+def add_pretrain_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--track", default="all", choices=["lm", "vision", "all"],
                    help="lm: the tiny LMs (about 6 min on one core); vision: the SimCLR "
                         "bodies and the latent data set; all (default): both")
     p.add_argument("--epochs", type=int, default=150, help="SimCLR epochs (default 150)")
     p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(func=cmd_pretrain)
-    for name, (module_name, help_text) in SUBCOMMAND_MODULES.items():
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
+
+
+def _load(name: str, command: Command):
+    try:
+        return importlib.import_module(command.module)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not f"{command.module}.".startswith(f"{exc.name}."):
+            raise
+        raise SystemExit(f"w2s {name}: the module {command.module} is not installed. Install "
+                         "the whole course from its repository (`make venv`).") from None
+
+
+def build_parser(argv=None) -> argparse.ArgumentParser:
+    """The parser, with only the chosen command's options (the first word of ``argv``)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    parser = argparse.ArgumentParser(prog="w2s", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, command in COMMANDS.items():
+        if name != chosen:
+            sub.add_parser(name, help=command.help)
             continue
-        p = sub.add_parser(name, help=help_text, description=module.__doc__)
-        module.add_arguments(p)
-        p.set_defaults(func=module.run)
+        module = _load(name, command)
+        description = command.help if command.module == "w2s.cli" else module.__doc__
+        p = sub.add_parser(name, help=command.help, description=description)
+        getattr(module, command.add)(p)
+        p.set_defaults(func=getattr(module, command.run))
     return parser
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv).parse_args(argv)
     try:
         return args.func(args)
     except KeyboardInterrupt:

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+# data/ at the top of the repository; an installed wheel carries it as w2s/_data (pyproject.toml)
+_INSTALLED_DATA = Path(__file__).resolve().parent / "_data"
+DATA_DIR = _INSTALLED_DATA if _INSTALLED_DATA.is_dir() else Path(__file__).resolve().parent.parent / "data"
 CHECKSUMS = DATA_DIR / "SHA256SUMS"
 REGENERATE = ".venv/bin/w2s pretrain"
 

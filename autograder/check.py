@@ -13,6 +13,7 @@ accidentally edited test still checks the real thing.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -20,7 +21,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from w2s.feedback import strip_hidden_tests
+from nbgrader.utils import is_solution
+
+from .cells import is_manual_cell, is_test_cell
+from .feedback import visible_source
+from .intake import Refused, take_notebook
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CELL_TIMEOUT = 60
@@ -48,20 +53,6 @@ def _nbgrader(cell) -> dict:
     return cell.get("metadata", {}).get("nbgrader", {}) or {}
 
 
-def is_test_cell(cell) -> bool:
-    meta = _nbgrader(cell)
-    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
-
-
-def is_answer_cell(cell) -> bool:
-    return bool(_nbgrader(cell).get("solution"))
-
-
-def is_manual_cell(cell) -> bool:
-    meta = _nbgrader(cell)
-    return bool(meta.get("grade")) and bool(meta.get("solution"))
-
-
 def docstring(source: str) -> str:
     """The first line of a test cell's docstring (what the test checks)."""
     text = source.lstrip()
@@ -86,8 +77,13 @@ def read_notebook(path: Path):
     if path.suffix != ".ipynb":
         raise CheckError(f"{path} is not a notebook (.ipynb) file")
     try:
-        nb = nbformat.read(path, as_version=4)
-    except (UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        nb = nbformat.reads(take_notebook(path).decode("utf-8"), as_version=4)
+    except Refused as exc:
+        raise CheckError(f"{path} is not a plain notebook file ({exc}). w2s check, like the "
+                         "grader, reads only a notebook file of your own: copy the notebook "
+                         "itself there (cp --dereference) and check the copy") from None
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError,
+            nbformat.ValidationError) as exc:
         raise CheckError(
             f"{path} is not a readable notebook ({type(exc).__name__}: {str(exc)[:200]}). "
             "If you edited it outside JupyterLab, restore a copy: JupyterLab's File > "
@@ -96,6 +92,10 @@ def read_notebook(path: Path):
         raise CheckError(f"cannot read {path}: {exc.strerror}") from None
     if not isinstance(nb.get("cells"), list):
         raise CheckError(f"{path} has no list of cells; it is not a valid notebook")
+    for cell in nb.cells:
+        # nbgrader's helpers read cell.metadata.nbgrader: drop it where it is not a mapping
+        if not isinstance(cell.metadata.get("nbgrader", {}), dict):
+            del cell.metadata["nbgrader"]
     return nb
 
 
@@ -121,7 +121,7 @@ def restore_tests(nb, release_nb) -> tuple[list[str], list[str]]:
         if grade_id in released and cell.cell_type == "code":
             present.add(grade_id)
             original = released[grade_id].source
-            if strip_hidden_tests(cell.source) != strip_hidden_tests(original):
+            if not _same_test(cell.source, original):
                 notes.append(f"test cell {grade_id} was edited; checked with the original test")
             cell.source = original
             cell.metadata.setdefault("nbgrader", {}).update(_nbgrader(released[grade_id]))
@@ -132,6 +132,13 @@ def restore_tests(nb, release_nb) -> tuple[list[str], list[str]]:
     return notes, [g for g in released if g not in present]
 
 
+def _same_test(source: str, original: str) -> bool:
+    try:
+        return visible_source(source) == visible_source(original)
+    except RuntimeError:  # unbalanced hidden-test markers typed into the cell
+        return False
+
+
 def collect_questions(nb, missing=()) -> list[Question]:
     """Every graded cell in order, each with the answer cells that come before it."""
     questions, pending = [], []
@@ -140,7 +147,7 @@ def collect_questions(nb, missing=()) -> list[Question]:
         if is_manual_cell(cell):
             questions.append(Question(meta.get("grade_id", "?"), float(meta.get("points", 0)),
                                       "written answer", manual=True))
-        elif is_answer_cell(cell):
+        elif is_solution(cell):
             pending.append(meta.get("grade_id", "?"))
         elif is_test_cell(cell):
             questions.append(Question(meta.get("grade_id", "?"), float(meta.get("points", 0)),
@@ -177,7 +184,11 @@ def execute(nb, cwd: Path, cell_timeout: int, total_timeout: int) -> tuple[set[i
     code_cells = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     try:
         # The kernel's own chatter (e.g. transport warnings) is not the student's business.
-        with client.setup_kernel(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
+        # As in grading: nothing beside the notebook can stand in for a module it imports.
+        safe_env = {**os.environ, "PYTHONSAFEPATH": "1", "PYTHONNOUSERSITE": "1"}
+        client.extra_arguments = ["--InteractiveShellApp.ignore_cwd=True"]
+        with client.setup_kernel(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 env=safe_env):
             for index, cell in code_cells:
                 left = deadline - time.monotonic()
                 if left <= 0:
@@ -228,7 +239,7 @@ def grade_visible(nb, questions: list[Question], ran: set[int]) -> list[str]:
         if cell.cell_type != "code":
             continue
         err = _error(cell) if index in ran else None
-        if is_answer_cell(cell):
+        if is_solution(cell):
             if err and err[0] in STUB_ERRORS:
                 stub_ids.add(grade_id)
             elif err:

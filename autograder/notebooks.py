@@ -4,8 +4,8 @@ Used by ``tests/test_lessons.py`` and ``benchmarks/lesson_times.py``; contributo
 command line to store a lesson the way the repository expects (no outputs, normalised
 metadata) after editing it in JupyterLab:
 
-    .venv/bin/python -m w2s.lessons strip lessons/*.ipynb
-    .venv/bin/python -m w2s.lessons check lessons/*.ipynb
+    .venv/bin/python -m autograder.notebooks strip lessons/*.ipynb
+    .venv/bin/python -m autograder.notebooks check lessons/*.ipynb
 """
 
 from __future__ import annotations
@@ -20,33 +20,6 @@ KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "nam
 NOTEBOOK_METADATA = {"kernelspec": KERNELSPEC, "language_info": {"name": "python"}}
 # cell metadata a stored lesson may keep; everything else is editor state
 ALLOWED_CELL_METADATA = {"tags"}
-
-
-SWEEP_CACHE = LESSONS_DIR / "data" / "sweep.json"
-SWEEP_COMMAND = ".venv/bin/w2s sweep --seeds 5 --json lessons/data/sweep.json"
-
-
-def load_cached_sweep(path: Path = SWEEP_CACHE) -> dict:
-    """The 5-seed weak x strong sweep that lesson 04 draws as heat maps.
-
-    It is a cache of ``w2s.experiment.sweep`` (about a minute and a half of training), kept in
-    the repository so that the lesson stays fast; ``SWEEP_COMMAND`` regenerates it, and
-    ``tests/test_lessons.py`` checks that it still matches what the library computes."""
-    import json
-
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path} is missing. Regenerate it from the repository root "
-                                f"with `{SWEEP_COMMAND}` (about a minute and a half).")
-    try:
-        sweep = json.loads(path.read_text())
-        missing = {"weak_order", "strong_order", "losses", "seeds", "rows"} - set(sweep)
-    except (ValueError, TypeError):
-        missing = {"valid JSON"}
-    if missing:
-        raise ValueError(f"{path} is not a sweep result (lacks {sorted(missing)}). "
-                         f"Regenerate it with `{SWEEP_COMMAND}`.")
-    return sweep
 
 
 def lesson_paths(directory: Path = LESSONS_DIR) -> list[Path]:
@@ -121,8 +94,9 @@ def hygiene_problems(nb) -> list[str]:
     return found
 
 
-def strip(nb):
-    """Return ``nb`` in stored form (see ``hygiene_problems``); cell ids and sources are kept."""
+def strip(nb, keep=ALLOWED_CELL_METADATA):
+    """Return ``nb`` in stored form (see ``hygiene_problems``), keeping the cell metadata keys
+    ``keep``; cell ids and sources are kept."""
     import nbformat
 
     nb.metadata = nbformat.from_dict(NOTEBOOK_METADATA)
@@ -130,15 +104,17 @@ def strip(nb):
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
-        cell.metadata = {k: v for k, v in cell.get("metadata", {}).items()
-                         if k in ALLOWED_CELL_METADATA}
+        cell.metadata = nbformat.from_dict(
+            {k: v for k, v in cell.get("metadata", {}).items() if k in keep})
+        if "attachments" in cell and not cell.attachments:
+            del cell["attachments"]
     return nb
 
 
 def main(argv=None) -> int:
     import nbformat
 
-    parser = argparse.ArgumentParser(prog="python -m w2s.lessons", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m autograder.notebooks", description=__doc__.splitlines()[0])
     parser.add_argument("action", choices=["strip", "check"],
                         help="strip: rewrite in stored form; check: report what is not")
     parser.add_argument("notebooks", nargs="*", type=Path,

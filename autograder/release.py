@@ -25,7 +25,6 @@ CONFIG_FILE = REPO / "nbgrader_config.py"
 SOURCE_DIR = "solutions"
 RELEASE_DIR = "exercises"
 IGNORED_NAMES = {".ipynb_checkpoints", "__pycache__", ".DS_Store"}
-KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 KEPT_CELL_METADATA = ("deletable", "editable", "nbgrader", "tags")
 
 
@@ -69,7 +68,7 @@ def write_course_config(root: Path) -> Path:
     (root / "exchange").mkdir(parents=True, exist_ok=True)
     path = root / "nbgrader_config.py"
     path.write_text(
-        "# Written by w2s.release.make_course: the course's configuration, moved to this folder.\n"
+        "# Written by autograder.release.make_course: the course's configuration, moved to this folder.\n"
         "c = get_config()  # noqa: F821\n"
         f"load_subconfig({str(CONFIG_FILE)!r})  # noqa: F821\n"
         f"c.CourseDirectory.root = {str(root)!r}\n"
@@ -127,17 +126,9 @@ def normalise_notebook(text: str) -> str:
     """The committed form of a notebook: no outputs or counts, stable metadata, one layout."""
     import nbformat
 
-    nb = nbformat.reads(text, as_version=4)
-    nb.metadata = nbformat.from_dict({"kernelspec": dict(KERNELSPEC),
-                                      "language_info": {"name": "python"}})
-    for cell in nb.cells:
-        cell.metadata = nbformat.from_dict(
-            {k: cell.metadata[k] for k in KEPT_CELL_METADATA if k in cell.metadata})
-        if cell.cell_type == "code":
-            cell.outputs = []
-            cell.execution_count = None
-        if "attachments" in cell and not cell.attachments:
-            del cell["attachments"]
+    from .notebooks import strip
+
+    nb = strip(nbformat.reads(text, as_version=4), keep=KEPT_CELL_METADATA)
     out = nbformat.writes(nb, version=4)
     return out if out.endswith("\n") else out + "\n"
 
