@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import NamedTuple
@@ -129,6 +130,20 @@ def _write_json(path: Path, payload: dict) -> None:
     print(f"wrote {path}")
 
 
+def _check_writable(path: Path | None) -> None:
+    """Refuse an unwritable --json path before any training starts."""
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        writable = os.access(path.parent, os.W_OK) and not path.is_dir()
+        reason = "it is a folder" if path.is_dir() else "the folder is not writable"
+    except OSError as exc:
+        writable, reason = False, exc.strerror
+    if not writable:
+        raise SystemExit(f"w2s: cannot write {path}: {reason}. Choose a writable path.")
+
+
 def _show_progress(args) -> bool:
     return not args.no_progress and sys.stderr.isatty()
 
@@ -145,6 +160,7 @@ def cmd_run(args) -> int:
     if args.seeds < 1:
         raise SystemExit("w2s run: --seeds must be at least 1")
     config = _config(args, weak=args.weak, strong=args.strong, loss=args.loss)
+    _check_writable(args.json)
     out = run_seeds(config, args.seeds, progress=_show_progress(args))
     results = out.pop("results")
     print(f"{_describe(config)}, loss {config.loss}, {config.dataset}, {args.seeds} seeds")
@@ -175,6 +191,7 @@ def cmd_sweep(args) -> int:
     if args.seeds < 1:
         raise SystemExit("w2s sweep: --seeds must be at least 1")
     base = _config(args, loss=args.losses[0] if args.losses else "xent")
+    _check_writable(args.json)
     try:
         out = sweep(args.weak, args.strong, args.losses, args.seeds, base=base,
                     progress=_show_progress(args))

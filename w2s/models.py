@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 # The registries are torch-free so the CLI can list them without importing torch.
+from w2s.mlp import make_body
 from w2s.registry import (LM_MODELS, STRONG_MODELS, STRONG_ORDER, WEAK_MODELS, WEAK_ORDER,  # noqa: F401
                           LmSpec, StrongSpec, WeakSpec)
 
@@ -111,14 +112,6 @@ class WeakModel:
 
 
 # ---------------------------------------------------------------- strong students
-
-def make_body(n_features: int, hidden: tuple[int, ...]) -> nn.Sequential:
-    layers, width = [], n_features
-    for h in hidden:
-        layers += [nn.Linear(width, h), nn.ReLU()]
-        width = h
-    return nn.Sequential(*layers)
-
 
 class StrongModel(nn.Module):
     """A body (an MLP, or a tiny LM for ``lm-*`` names) followed by a linear head.

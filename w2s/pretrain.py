@@ -19,8 +19,8 @@ from torch import nn
 from w2s import corpus
 from w2s import data as data_mod
 from w2s.corpus import VOCAB
-from w2s.models import STRONG_MODELS, make_body
-from w2s.registry import LM_MODELS, LM_ORDER
+from w2s.mlp import make_body
+from w2s.registry import LM_MODELS, LM_ORDER, STRONG_MODELS
 from w2s.settings import fast_mode
 from w2s.threads import torch_threads
 from w2s.transformer import TinyLM
