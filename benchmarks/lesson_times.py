@@ -1,19 +1,22 @@
-"""How long each lesson takes, top to bottom on a fresh kernel — the course promises under
-60 s each on a 2-core CPU (target 30 s).
+"""How long each lesson takes, top to bottom on a fresh kernel — the course promises at most
+30 s each on a 2-core CPU (issue 12).
 
     .venv/bin/python benchmarks/lesson_times.py              # every lesson
     .venv/bin/python benchmarks/lesson_times.py 03 04        # lessons whose name contains 03 or 04
     .venv/bin/python benchmarks/lesson_times.py --repeat 3   # best of three runs each
 
-Prints one Markdown table: seconds (kernel start to last cell), the three slowest cells, and
-whether the run was clean (no error, nothing on stderr). The machine's load average is
-printed too: timings taken while other processes compete for the CPU are not comparable.
+Prints one Markdown table: wall-clock seconds (kernel start to last cell), the CPU seconds the
+kernel used, the three slowest cells, and whether the run was clean (no error, nothing on
+stderr). The machine's load average is printed too: wall-clock times taken while other
+processes compete for the CPU are not comparable, but the kernel's CPU time hardly moves with
+load (torch runs on one thread), so it is what a quiet machine's wall-clock time approaches.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from autograder import notebooks  # noqa: E402
 
-LIMIT_S, TARGET_S = 60.0, 30.0
+LIMIT_S = 30.0
 
 
 def cell_seconds(nb) -> list[tuple[float, int]]:
@@ -37,22 +40,29 @@ def cell_seconds(nb) -> list[tuple[float, int]]:
     return times
 
 
+def children_cpu_seconds() -> float:
+    """CPU time of this process's finished children: the kernels, once they have exited."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def measure(path: Path, repeat: int) -> dict:
     best = None
     for _ in range(repeat):
+        cpu_before = children_cpu_seconds()
         try:
             nb, seconds = notebooks.execute(path)
         except Exception as exc:  # a failing cell, a dead kernel: report it, measure the rest
-            return {"seconds": float("nan"), "slowest": "",
+            return {"seconds": float("nan"), "cpu": float("nan"), "slowest": "",
                     "status": f"{type(exc).__name__}: {str(exc)[-80:]!r}"}
+        cpu = children_cpu_seconds() - cpu_before  # the kernel has exited and been reaped
         if best is None or seconds < best[1]:
-            best = (nb, seconds)
-    nb, seconds = best
+            best = (nb, seconds, cpu)
+    nb, seconds, cpu = best
     slowest = sorted(cell_seconds(nb), reverse=True)[:3]
     problems = notebooks.output_problems(nb)
-    verdict = ("ok" if seconds <= TARGET_S else "over target" if seconds <= LIMIT_S
-               else "OVER LIMIT")
-    return {"seconds": seconds,
+    verdict = "ok" if seconds <= LIMIT_S else f"OVER {LIMIT_S:.0f} s"
+    return {"seconds": seconds, "cpu": cpu,
             "slowest": ", ".join(f"cell {i}: {s:.1f}" for s, i in slowest),
             "status": f"{verdict}; " + ("clean" if not problems else f"{len(problems)} problem(s)")}
 
@@ -73,13 +83,14 @@ def main(argv=None) -> int:
 
     print(f"\n## Lesson run times (fresh kernel, {os.cpu_count()} CPUs, "
           f"W2S_FAST={os.environ.get('W2S_FAST', '0') or '0'}, best of {args.repeat})\n")
-    print("| lesson | seconds | slowest cells (s) | status |")
-    print("|---|---:|---|---|")
+    print("| lesson | seconds | kernel CPU s | slowest cells (s) | status |")
+    print("|---|---:|---:|---|---|")
     for name, row in rows:
-        print(f"| {name} | {row['seconds']:.1f} | {row['slowest']} | {row['status']} |")
+        print(f"| {name} | {row['seconds']:.1f} | {row['cpu']:.1f} | {row['slowest']} | {row['status']} |")
     total = sum(r["seconds"] for _, r in rows)
     print(f"\ntotal {total:.0f} s; 1-minute load average {load_before:.1f} before, "
-          f"{load_after:.1f} after (above {os.cpu_count()} means the CPU was shared)")
+          f"{load_after:.1f} after (above {os.cpu_count()} means the CPU was shared, and the "
+          "wall-clock column is inflated; the CPU column is not)")
     return 0 if all(r["seconds"] <= LIMIT_S and "clean" in r["status"] for _, r in rows) else 1
 
 

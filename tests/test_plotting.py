@@ -160,3 +160,13 @@ def test_metric_lines_and_chain_accuracy():
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert "via m" in legend and "P_weak (teacher)" in legend
     _labelled(ax)
+
+
+def test_undefined_pgr_is_nan_in_the_grid_and_marked_in_the_heatmap():
+    sweep = _fake_sweep()
+    sweep["rows"][0]["pgr"]["mean"] = None          # w1 -> s1: no gap, PGR undefined
+    grid = plotting.sweep_grid(sweep, "xent")
+    assert grid.dtype == float and np.isnan(grid[0, 0]) and grid[0, 1] == pytest.approx(0.1)
+    ax = plotting.pgr_heatmap(grid, ["w1", "w2"], ["s1", "s2", "s3"], title="PGR")
+    texts = [t.get_text() for t in ax.texts]
+    assert sum("undefined" in t for t in texts) == 1 and "nan" not in " ".join(texts)

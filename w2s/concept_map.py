@@ -2,8 +2,9 @@
 
 The map is data (``NODES``, ``EDGES``) plus one drawing function, so a concept added to the
 course is one line here. Three bands: *measuring* weak-to-strong generalization (lesson 01),
-*training* a large model with help from a small one (lessons 02-05, 07), and *serving*
-queries with both (lesson 06).
+*training* a large model with help from a small one (lessons 02-05), and *prediction time*:
+steering the trained large model's decoding (proxy-tuning, lesson 07) and serving queries with
+both (cascades, lesson 06).
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from __future__ import annotations
 # band -> (fill colour, label drawn at the left edge)
 BANDS = {
     "measure": ("#e8e4f4", "MEASURE\n(lesson 01)"),
-    "train": ("#e3f2ea", "TRAIN the large model\nwith a small one\n(lessons 02-05, 07)"),
-    "serve": ("#fdebd9", "SERVE queries\nwith both\n(lesson 06)"),
+    "train": ("#e3f2ea", "TRAIN the large model\nwith a small one\n(lessons 02-05)"),
+    "serve": ("#fdebd9", "PREDICTION TIME:\nsteer and serve\nwith both\n(lessons 06-07)"),
 }
 
 # key: (text, x, y, band); coordinates on a 0-16 x 0.3-11 canvas
@@ -27,11 +28,11 @@ NODES = {
     "weak_labels": ("fine-tuning on weak labels (L02):\nthe student can beat its teacher;\nrandom-looking errors averaged out,\nsystematic ones copied", 6.2, 6.85, "train"),
     "losses": ("distillation loss (xent, KD)\nvs confidence loss (L03)", 9.3, 6.9, "train"),
     "bootstrap": ("bootstrapping through\nintermediate models (L04)", 9.3, 5.3, "train"),
-    "selection": ("data selection by confidence (L05)\nLLM scale: perplexity pruning,\nDoReMi mixture weights", 4.9, 4.1, "train"),
-    "proxy": ("proxy-tuning (L07):\nlarge + (small tuned − small base)", 11.6, 4.0, "train"),
-    "cascade": ("cascade (L06): small model first,\ndefer when confidence < threshold", 4.2, 1.8, "serve"),
-    "apgr": ("accuracy vs share of large calls,\ncost and latency; APGR =\nPGR averaged over the share", 8.9, 1.8, "serve"),
-    "failure": ("fails when the small model is\nconfidently wrong (distribution\nshift, label noise, specialists)", 13.4, 1.8, "serve"),
+    "selection": ("data selection by confidence (L05)\nLLM scale: perplexity pruning,\nDoReMi mixture weights", 5.0, 4.45, "train"),
+    "proxy": ("proxy-tuning (L07), at decoding:\nlarge + (small tuned − small base)", 12.4, 2.9, "serve"),
+    "cascade": ("cascade (L06): small model first,\ndefer when confidence < threshold", 4.2, 1.3, "serve"),
+    "apgr": ("accuracy vs share of large calls,\ncost and latency; APGR =\nPGR averaged over the share", 8.9, 1.3, "serve"),
+    "failure": ("fails when the small model is\nconfidently wrong (distribution\nshift, label noise, specialists)", 13.4, 1.3, "serve"),
 }
 
 # (from, to, label)
@@ -59,7 +60,7 @@ EDGES = [
 
 RAD = 0.08  # curvature of the arrows
 
-_BAND_SPANS = {"measure": (7.7, 11.0), "train": (3.2, 7.7), "serve": (0.3, 3.2)}
+_BAND_SPANS = {"measure": (7.7, 11.0), "train": (3.9, 7.7), "serve": (0.3, 3.9)}
 
 
 def draw_concept_map(ax=None, title="Weak-to-strong generalization and friends: the course on one page"):

@@ -156,11 +156,13 @@ def metric_lines(x, series: dict, *, xlabel: str, ylabel: str = "PGR", title: st
 
 def sweep_grid(sweep: dict, loss: str, metric: str = "pgr") -> np.ndarray:
     """Lesson 04. The mean of ``metric`` from a ``w2s.experiment.sweep`` result as a
-    (weak x strong) array, rows in ``sweep["weak_order"]``, columns in ``sweep["strong_order"]``."""
+    (weak x strong) array, rows in ``sweep["weak_order"]``, columns in ``sweep["strong_order"]``.
+    An undefined PGR (``None`` in the JSON: no gap) becomes NaN."""
     if loss not in sweep["losses"]:
         raise ValueError(f"this sweep has no loss {loss!r}; it has {sweep['losses']}")
     cells = {(r["weak"], r["strong"]): r[metric]["mean"] for r in sweep["rows"] if r["loss"] == loss}
-    return np.array([[cells[(w, s)] for s in sweep["strong_order"]] for w in sweep["weak_order"]])
+    return np.array([[np.nan if cells[(w, s)] is None else cells[(w, s)] for s in sweep["strong_order"]]
+                     for w in sweep["weak_order"]], dtype=float)
 
 
 def pgr_heatmap(grid, weak_names, strong_names, *, ax=None, title: str = "PGR",
@@ -168,13 +170,17 @@ def pgr_heatmap(grid, weak_names, strong_names, *, ax=None, title: str = "PGR",
     """Lesson 04. A weak (rows) x strong (columns) heat map of PGR, each cell annotated.
 
     The colour scale is fixed to [``vmin``, ``vmax``] so that two maps side by side compare;
-    values outside it keep their printed number."""
+    values outside it keep their printed number; an undefined PGR (NaN) is marked "undefined"."""
     ax = _axes(ax)
     grid = np.asarray(grid, dtype=float)
     image = ax.imshow(grid, cmap="viridis", vmin=vmin, vmax=vmax, aspect="auto")
     for i in range(grid.shape[0]):
         for j in range(grid.shape[1]):
             value = grid[i, j]
+            if np.isnan(value):
+                ax.text(j, i, "undefined\n(no gap)", ha="center", va="center", fontsize=9,
+                        color="0.3")
+                continue
             shade = (value - vmin) / (vmax - vmin) if vmax > vmin else 0.5
             ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=11,
                     color="black" if shade > 0.6 else "white")
