@@ -209,8 +209,9 @@ def _announce_recorded(result: dict) -> None:
 def discover(submitted: Path, assignments: list[str], students: list[str] | None):
     """(student, assignment) pairs in ``submitted``, and why other folders were skipped.
 
-    Folders are listed, never entered: a linked student or assignment folder is found here
-    and refused when its files are taken in (``intake.take_submission``)."""
+    Folders are listed, never followed: a linked assignment folder is found here and refused
+    when its files are taken in (``intake.take_submission``); a linked student folder is
+    skipped, with its reason."""
     found, skipped = [], []
     for entry in sorted(os.scandir(submitted), key=lambda e: e.name):
         student = entry.name

@@ -131,8 +131,9 @@ def write_role_configs(root: Path, exchange: Path) -> None:
           f'c.CourseDirectory.root = os.path.expanduser("~/{COURSE_DIR}")\n')
 
 
-def setup_course(instructor: str) -> Path:
-    """Copy the course into the instructor's home (once), readable by them only."""
+def setup_course(instructor: str, roster: Path) -> Path:
+    """Copy the course into the instructor's home (once), readable by them only, with the
+    roster (its SIS ids are for `w2s export`)."""
     user = pwd.getpwnam(instructor)
     course = Path(user.pw_dir) / COURSE_DIR
     if not course.exists():
@@ -144,6 +145,7 @@ def setup_course(instructor: str) -> Path:
                                 ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
             else:
                 shutil.copy2(src, course / name)
+    shutil.copyfile(roster, course / "roster.csv")
     (course / "grades_out" / "nbgrader").mkdir(parents=True, exist_ok=True)
     for path in [course, *course.rglob("*")]:
         os.chown(path, user.pw_uid, user.pw_gid, follow_symlinks=False)
@@ -167,6 +169,22 @@ def let_groups_reach(paths: list[Path]) -> None:
                            "with a system Python: `rm -rf .venv && make venv PYTHON=/usr/bin/python3`.")
         run(["setfacl", "-m", f"g:{STUDENTS}:x,g:{INSTRUCTORS}:x", str(folder)])
         print(f"granted {STUDENTS} and {INSTRUCTORS} traverse-only (x) access to {folder}")
+
+
+def hide_course_sources() -> None:
+    """Students run the checkout's .venv, so they can reach the checkout: its solutions/ (the
+    hidden tests) and its git history (which holds them too) become root's only, and the
+    checkout itself can be passed through but not listed."""
+    git_dirs = []
+    for flag in ("--git-dir", "--git-common-dir"):
+        done = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--path-format=absolute", flag],
+                              capture_output=True, text=True)
+        if done.returncode == 0:
+            git_dirs.append(Path(done.stdout.strip()))
+    for path, mode in [(REPO / "solutions", 0o700), *[(d, 0o700) for d in git_dirs], (REPO, 0o711)]:
+        if path.is_dir() and path.stat().st_mode & 0o7777 != mode:
+            path.chmod(mode)
+            print(f"{path}: mode {mode:o} (the hub's users must not read the course's sources)")
 
 
 def setup(roster: Path) -> list[tuple[str, str]]:
@@ -194,9 +212,10 @@ def setup(roster: Path) -> list[tuple[str, str]]:
         if password:
             new.append((row["username"], password))
     let_groups_reach([Path(os.path.realpath(VENV_BIN / "python")), REPO])
+    hide_course_sources()
     for row in rows:
         if row["role"] == "instructor":
-            setup_course(row["username"])
+            setup_course(row["username"], roster)
     if new:
         with (root / "state" / "initial-passwords.txt").open("a") as f:
             f.writelines(f"{name}:{password}\n" for name, password in new)

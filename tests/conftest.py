@@ -117,7 +117,9 @@ class NotebookRuns:
     def get(self, path: Path, timeout: int = 600) -> "NotebookRun":
         import nbformat
 
-        key = re.sub(r"[^\w.-]+", "_", str(Path(path).resolve().relative_to(ROOT)))
+        path = Path(path).resolve()
+        key = re.sub(r"[^\w.-]+", "_", str(path.relative_to(ROOT) if path.is_relative_to(ROOT)
+                                          else path))
         stored, meta = self.folder / f"{key}.ipynb", self.folder / f"{key}.json"
         with open(self.folder / f"{key}.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
@@ -127,7 +129,7 @@ class NotebookRuns:
                 meta.write_text(json.dumps({"seconds": seconds, "failure": failure,
                                             "worker": os.environ.get("PYTEST_XDIST_WORKER")}))
         info = json.loads(meta.read_text())
-        return NotebookRun(Path(path), nbformat.read(stored, as_version=4), info["seconds"],
+        return NotebookRun(path, nbformat.read(stored, as_version=4), info["seconds"],
                            info["failure"])
 
     @staticmethod

@@ -276,7 +276,7 @@ def test_rerun_is_idempotent_and_quick(graded, tmp_path):
 # Attacks, limits and pointers graded again on a Dask LocalCluster of 2 worker processes.
 CLUSTER_SUBSET = ("s01-correct", "a09-reads-answers-from-disk", "a10-network", "f04-memory-bomb",
                   "f05-fork-bomb", "f07-daemon", "p01-symlink-absolute", "p04-hard-link",
-                  "p05-link-to-another-student", make_submissions.SHADOWING)
+                  "p05-link-to-another-student")
 
 
 @pytest.mark.slow

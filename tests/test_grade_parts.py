@@ -456,7 +456,7 @@ def test_files_beside_the_notebook_never_shadow_the_course(tmp_path, sandboxed):
         (workdir / rel).parent.mkdir(parents=True, exist_ok=True)
         (workdir / rel).write_text(text)
     nb = new_notebook(cells=[new_code_cell(
-        "import os, sys, numpy, torch, w2s, w2s.losses\n"
+        "import os, sys, numpy, torch, w2s, w2s.data\n"
         "print('FILES', numpy.__file__, torch.__file__, w2s.__file__)\n"
         "print('PATH', [p for p in sys.path if p in ('', '.')\n"
         "               or os.path.abspath(p).startswith(os.getcwd())])",
@@ -504,7 +504,8 @@ def test_cluster_survives_a_killed_worker_and_grades_nothing_twice(tmp_path):
         for _ in range(2):
             processes.append(subprocess.Popen(
                 [dask, "worker", address, "--nthreads", "1", "--no-nanny", "--no-dashboard",
-                 "--memory-limit", "0"], env=env, stdout=log, stderr=log))
+                 "--memory-limit", "0", "--local-directory", str(tmp_path / "dask")],
+                env=env, stdout=log, stderr=log))
         client = Client(address, timeout=120)
         client.wait_for_workers(2, timeout=300)
         started, first = threading.Event(), []
@@ -553,14 +554,14 @@ def test_check_refuses_a_linked_notebook(tmp_path):
 @pytest.mark.slow
 def test_check_is_not_fooled_by_modules_beside_the_notebook(tmp_path):
     """A solved notebook passes `w2s check` with a fake w2s/, numpy.py and torch.py beside it."""
-    nb = make_submissions.solved(make_submissions.PS3)
-    path = tmp_path / f"{make_submissions.PS3}.ipynb"
+    nb = make_submissions.solved(make_submissions.PS4)
+    path = tmp_path / f"{make_submissions.PS4}.ipynb"
     nbformat.write(nb, path)
     for rel, text in make_submissions.SHADOWS.items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text(text)
-    done = subprocess.run([str(W2S), "check", str(path)], env=clean_env(), capture_output=True,
-                          text=True, timeout=600, cwd=tmp_path)
+    done = subprocess.run([str(W2S), "check", str(path), "--timeout", "300"], env=clean_env(),
+                          capture_output=True, text=True, timeout=900, cwd=tmp_path)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "All visible tests pass" in done.stdout
 

@@ -14,7 +14,7 @@ from importlib.metadata import packages_distributions
 import nbformat
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, NotebookRuns
 from autograder import notebooks
 from w2s import sweep_cache
 
@@ -52,6 +52,27 @@ def test_lesson_runs_cleanly_on_a_fresh_kernel(path, notebook_runs):
         pytest.fail(f"{path.name} stopped ({run.failure})")
     problems = notebooks.output_problems(run.nb)
     assert not problems, f"{path.name} wrote errors or to stderr:\n" + "\n".join(problems)
+
+
+@pytest.mark.slow
+def test_a_notebook_asked_for_twice_at_once_is_executed_once(tmp_path):
+    """What makes "each lesson once per run" hold under xdist: two asks at the same time
+    (threads here, workers in `make test`) share one kernel's run; a failure is shared too."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    tiny = tmp_path / "tiny.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import os\nprint(os.getpid())")]), tiny)
+    broken = tmp_path / "broken.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 / 0")]), broken)
+    runs = NotebookRuns(tmp_path / "runs")
+    with ThreadPoolExecutor(2) as pool:
+        first, second = pool.map(runs.get, [tiny, tiny])
+    assert first.failure is None and second.failure is None
+    kernels = {run.nb.cells[0].outputs[0].text for run in (first, second)}
+    assert len(kernels) == 1, f"two kernels ran {tiny.name}: {kernels}"
+    failed = [runs.get(broken), runs.get(broken)]
+    assert all("ZeroDivisionError" in run.failure for run in failed)
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=IDS)
