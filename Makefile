@@ -64,7 +64,7 @@ lab: $(STAMP) $(LAB_SETTINGS)
 # pool of two), tests that share a fixture or need the whole machine kept together on one
 # worker and the longest started first (tests/conftest.py), and the ten slowest tests
 # listed at the end.
-PYTEST_PARALLEL := -n auto --maxprocesses=2 --dist loadgroup --no-loadscope-reorder
+PYTEST_PARALLEL := -n auto --maxprocesses=2 --dist loadscope --no-loadscope-reorder
 
 test: $(STAMP) $(LAB_SETTINGS) system-deps $(PROXY)
 	$(VENV)/bin/python -m pytest $(PYTEST_PARALLEL) --durations=10

@@ -234,7 +234,7 @@ def grade_visible(nb, questions: list[Question], ran: set[int]) -> list[str]:
             q = by_id[grade_id]
             q.status = "graded by hand"
             answered = cell.source.strip() and TEXT_STUB not in cell.source
-            q.message = "answered" if answered else "not answered yet"
+            q.message = "answered" if answered else "not attempted"
             continue
         if cell.cell_type != "code":
             continue

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import nbformat
 from nbformat import NotebookNode
-from nbgrader.utils import is_solution
+from nbgrader.utils import is_grade, is_solution
 
 from .cells import cell_kind
 from .execute import Execution, execute
@@ -205,11 +205,12 @@ def _score(nb: NotebookNode, resources: dict) -> list[dict]:
     with Gradebook(info["db_url"]) as gb:
         notebook = gb.find_submission_notebook(info["notebook"], info["assignment"],
                                                info["student"])
+        stubbed, own_stub = _stubs(nb)
         for g in sorted(notebook.grades, key=lambda g: _cell_position(nb, g.name)):
             cell = by_id.get(g.name)
             rows.append({"grade_id": g.name, "score": g.score, "auto_score": g.auto_score,
                          "max_score": g.max_score, "needs_manual_grade": g.needs_manual_grade,
-                         "status": _cell_status(cell, g)})
+                         "status": _cell_status(cell, g, stubbed, own_stub.get(g.name, False))})
         comments = {c.name: c.auto_comment for c in notebook.comments}
         late = notebook.late_submission_penalty
     for row in rows:
@@ -225,15 +226,38 @@ def _cell_position(nb: NotebookNode, gid: str) -> int:
     return len(nb.cells)
 
 
-def _cell_status(cell: NotebookNode | None, grade) -> str:
-    errors = [o for o in (cell.outputs if cell is not None and cell.cell_type == "code" else [])
-              if o.get("output_type") == "error"]
+def _errors(cell: NotebookNode | None) -> list:
+    return [o for o in (cell.outputs if cell is not None and cell.cell_type == "code" else [])
+            if o.get("output_type") == "error"]
+
+
+def _stubs(nb: NotebookNode) -> tuple[bool, dict]:
+    """Whether any answer cell still raises the release's NotImplementedError stub, and for
+    each test cell whether one of its own answer cells (those since the previous test) does;
+    the same rule as `w2s check`."""
+    any_stub, own, pending = False, {}, False
+    for c in nb.cells:
+        if is_solution(c) and not is_grade(c):
+            stub = any(e.get("ename") == "NotImplementedError" for e in _errors(c))
+            any_stub, pending = any_stub or stub, pending or stub
+        elif is_grade(c) and c.cell_type == "code":
+            own[c.metadata.nbgrader.get("grade_id")], pending = pending, False
+    return any_stub, own
+
+
+def _cell_status(cell: NotebookNode | None, grade, stubbed: bool = False,
+                 own_stub: bool = False) -> str:
+    """The words `w2s check` uses too: passed, partial, failed (...), not attempted, not run."""
+    errors = _errors(cell)
     if errors and errors[0].get("ename") == "NotRun":
         return "not run"
     if grade.auto_score is None:
         return "needs manual grading"
     if cell is not None and is_solution(cell) and grade.auto_score == 0:
-        return "no answer"
+        return "not attempted"
+    if grade.auto_score == 0 and errors and (own_stub or errors[0].get("ename") == "NotImplementedError"
+                                             or (errors[0].get("ename") == "NameError" and stubbed)):
+        return "not attempted"
     if grade.auto_score >= grade.max_score:
         return "passed"
     if grade.auto_score > 0:

@@ -122,7 +122,7 @@ def time_w2s(root: Path, assignments: list[str], workers: int | None,
         for row in csv.DictReader(f):
             key = (row["student"], row["assignment"])
             auto, auto_max = scores.get(key, (0.0, 0.0))
-            if row["status"] not in ("needs manual grading", "no answer", "graded by hand"):
+            if row["status"] not in ("needs manual grading", "not attempted", "graded by hand"):
                 auto, auto_max = auto + float(row["score"]), auto_max + float(row["max_score"])
             scores[key] = (auto, auto_max)
     return seconds, scores, (out / "cells.csv").read_text()

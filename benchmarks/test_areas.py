@@ -25,7 +25,7 @@ from collections import defaultdict
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-PARALLEL = ["-n", "auto", "--maxprocesses=2", "--dist", "loadgroup", "--no-loadscope-reorder"]  # as the Makefile's
+PARALLEL = ["-n", "auto", "--maxprocesses=2", "--dist", "loadscope", "--no-loadscope-reorder"]  # as the Makefile's
 # the README's test areas, by test module (a module not listed is its own area)
 AREAS = {
     "library": ["test_losses", "test_metrics", "test_data", "test_experiment", "test_bootstrap",

@@ -1,17 +1,22 @@
 """Shared test set-up: the repository root and the venv's executables, one torch thread per
 process, notebooks executed once per run, and how the suite shares the machine's cores.
 
-`make test` runs pytest-xdist with two workers and ``--dist loadgroup``. Tests in one
-``xdist_group`` run on one worker, one after another:
+`make test` runs pytest-xdist with two workers and ``--dist loadscope``, refined here
+(``work_unit``): the tests of one work unit run on one worker, one after another.
 
-- every test of a module that builds a module- or session-scoped fixture of its own (a graded
-  class, a running JupyterLab, a clone) is put in that module's group, so the fixture is
-  built once per run, not once per worker;
-- the tests that keep both cores busy on their own (grading a class with a worker pool) share
-  one group and never overlap one another; so do the two that start JupyterLab with a fresh
-  Jupyter set-up (the browser, the newcomer's fresh clone).
+- A test module is one unit, so a module- or session-scoped fixture of its own (a graded
+  class, a running JupyterLab, a clone) is built once per run, not once per worker.
+- The tests that keep both cores busy on their own (grading a class with a worker pool)
+  form one unit across modules, so they never overlap one another; so do those that start
+  JupyterLab with a fresh Jupyter set-up in Chromium or a fresh clone (the browser, the
+  hub, the newcomer's fresh clone).
+- A lesson's run is a unit of its own: it shares through ``notebook_runs`` (files and a
+  lock), so lessons spread over both workers.
 
-The longest runs are handed out first (``_start_order``); single tests fill in around them.
+Units are handed out longest first (``_start_order``; `make test` passes
+--no-loadscope-reorder so xdist keeps that order); short ones fill in around them.
+(xdist's own ``xdist_group`` marks do not work with pytest 9.2: they rename node ids through
+an attribute pytest no longer reads.)
 """
 
 import fcntl
@@ -31,16 +36,30 @@ import pytest  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
-# Tests (node id prefixes) that keep the machine busy on their own, and the group each runs in.
-MACHINE_GROUPS = {
+# Tests (node id prefixes) that keep the machine busy on their own, and the unit each runs in.
+MACHINE_UNITS = {
+    "tests/test_newcomer.py::test_readme_quick_start_on_a_fresh_clone": "jupyterlab",
+    "tests/test_browser.py": "jupyterlab",
+    "tests/test_hub.py": "jupyterlab",  # JupyterHub, its users' servers and Chromium
     "tests/test_exercises.py": "grading",  # nbgrader autograde, two at a time
     "tests/test_grade.py": "grading",  # `w2s grade` with one worker per core
+    "tests/test_fair_variants.py": "grading",  # `w2s grade` of the fair-variant corpus, two workers
     "tests/test_grade_parts.py::test_interrupted_run": "grading",
     "tests/test_grade_parts.py::test_no_cgroup_fallback": "grading",
     "tests/test_grade_parts.py::test_no_sandbox_runs": "grading",
-    "tests/test_browser.py": "jupyterlab",
-    "tests/test_newcomer.py::test_readme_quick_start_on_a_fresh_clone": "jupyterlab",
 }
+# Tests that share nothing expensive but files (notebook_runs): each is a unit of its own.
+SPREAD = ("tests/test_lessons.py::test_lesson_runs_cleanly_on_a_fresh_kernel",)
+
+
+def work_unit(nodeid: str) -> str:
+    """The xdist work unit of a test: its machine unit, itself, or its module."""
+    for prefix, unit in MACHINE_UNITS.items():
+        if nodeid.startswith(prefix):
+            return unit
+    if nodeid.startswith(SPREAD):
+        return nodeid
+    return nodeid.split("::", 1)[0]
 
 
 @pytest.fixture
@@ -49,49 +68,34 @@ def fast(monkeypatch):
     monkeypatch.setenv("W2S_FAST", "1")
 
 
-def _own_shared_fixture(item) -> str | None:
-    """The test module of the first module- or session-scoped fixture this test uses that is
-    defined in a test module (not pytest's own, not this file's, which share through files)."""
-    info = getattr(item, "_fixtureinfo", None)
-    for defs in (info.name2fixturedefs.values() if info else ()):
-        for fixturedef in defs:
-            if fixturedef.scope in ("module", "session") and fixturedef.baseid.endswith(".py"):
-                return fixturedef.baseid.split("::")[0]
-    return None
+try:
+    from xdist.scheduler import LoadScopeScheduling
+except ImportError:  # a plain `pytest` without the dev extras: nothing to schedule
+    LoadScopeScheduling = None
+
+if LoadScopeScheduling is not None:
+    class _Scheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    def pytest_xdist_make_scheduler(config, log):
+        if config.getvalue("dist") == "loadscope":
+            return _Scheduling(config, log)
+        return None  # another --dist mode: xdist's own
 
 
-def xdist_group_of(item) -> str | None:
-    nodeid = item.nodeid
-    for prefix, group in MACHINE_GROUPS.items():
-        if nodeid.startswith(prefix):
-            return group
-    return _own_shared_fixture(item)
-
-
-def pytest_configure(config):
-    # pytest-xdist registers it too; without xdist (a plain `pytest`) the mark is a no-op
-    config.addinivalue_line("markers", "xdist_group(name): run on one xdist worker with its group")
-
-
-def _start_order(item) -> tuple[int, int]:
-    """Longest first, so that no long run starts last (`make test` passes
-    --no-loadscope-reorder, so xdist hands work out in this order): the fresh clone, then
-    the rest of its group, the grading group, other groups, slow tests, quick tests."""
-    group = xdist_group_of(item)
-    if group == "jupyterlab":
-        return (0, 0 if item.nodeid.startswith("tests/test_newcomer.py") else 1)
-    if group == "grading":
-        return (1, 0)
-    if group:
-        return (2, 0)
-    return (3, 0) if item.get_closest_marker("slow") else (4, 0)
+def _start_order(item) -> int:
+    """The fresh clone first, then the rest of its unit, the grading unit, slow tests, quick
+    tests (a module's unit starts where its first test lands)."""
+    unit = work_unit(item.nodeid)
+    if unit == "jupyterlab":
+        return 0 if item.nodeid.startswith("tests/test_newcomer.py") else 1
+    if unit == "grading":
+        return 2
+    return 3 if item.get_closest_marker("slow") else 4
 
 
 def pytest_collection_modifyitems(config, items):
-    for item in items:
-        group = xdist_group_of(item)
-        if group and not item.get_closest_marker("xdist_group"):
-            item.add_marker(pytest.mark.xdist_group(group))
     items.sort(key=_start_order)  # stable: collection order within each rank
 
 

@@ -2,9 +2,11 @@
 
 Each batch is one simulated student: ``answers`` replaces answer cells (by grade id) of an
 otherwise correct submission; every test in ``fails`` must then score 0, every test in
-``ignore`` is not asserted (it depends on a wrong answer of the same batch in a way that is
-not the point), and every other test must keep its full points. A wrong answer sits in a
-batch where everything its question depends on is correct, so the lost points are its own.
+``partial`` must score exactly the points given there (per-letter credit on multi-select
+questions), every test in ``ignore`` is not asserted (it depends on a wrong answer of the
+same batch in a way that is not the point), and every other test must keep its full points.
+Questions that build on earlier answers are graded with correct versions standing in, so a
+wrong answer loses only its own question's points even where a later question uses it.
 """
 
 PS1 = "ps1-measuring-weak-to-strong"
@@ -41,9 +43,11 @@ BATCHES = {
                 "interpretation-answer": "interpretation_85 = 'B'",
                 "misconception-answer": "true_statements = {'A', 'C', 'D'}",
             },
-            # pgr_from_table uses the clipped pgr, and a fresh table has a negative PGR
+            # pgr_from_table is graded with a correct pgr standing in: the clipped pgr costs
+            # only Question 3; one missing letter of six keeps 2 * (5 - 1) / 6 points
             "fails": ["metrics-test", "metric-order-test", "steps-test", "pgr-values-test",
-                      "table-test", "gain-test", "interpretation-test", "misconception-test"],
+                      "gain-test", "interpretation-test"],
+            "partial": {"misconception-test": 2 * 4 / 6},
         },
         {
             "answers": {
@@ -64,8 +68,10 @@ BATCHES = {
                 "interpretation-answer": "interpretation_85 = 'E'",
                 "misconception-answer": "true_statements = {'A', 'B', 'C', 'D', 'F'}",
             },
+            # one wrong letter (B) of six
             "fails": ["metrics-test", "steps-test", "pgr-errors-test", "table-test", "gpt4-test",
-                      "interpretation-test", "misconception-test"],
+                      "interpretation-test"],
+            "partial": {"misconception-test": 2 * 4 / 6},
         },
         {
             "answers": {
@@ -75,7 +81,7 @@ BATCHES = {
                               "    return 0.5",
                 "gpt4-answer": "gpt2_to_gpt4_pgr = 31.0",
             },
-            "fails": ["pgr-values-test", "pgr-errors-test", "table-test", "gpt4-test"],
+            "fails": ["pgr-values-test", "pgr-errors-test", "gpt4-test"],
         },
         {
             # cheats: shadowed built-ins and objects that compare equal to anything
@@ -95,7 +101,9 @@ BATCHES = {
                 "misconception-answer": "class AnySet(set):\n    def __eq__(self, other):\n        return True\n\n"
                                         "true_statements = AnySet({'A'})",
             },
-            "fails": ["metrics-test", "steps-test", "pgr-values-test", "pgr-errors-test", "table-test",
+            # pgr_from_table itself is right (graded with a correct pgr standing in); the
+            # cheating set is read as the plain set {'A'}: three letters right, three wrong
+            "fails": ["metrics-test", "steps-test", "pgr-values-test", "pgr-errors-test",
                       "gpt4-test", "interpretation-test", "misconception-test"],
         },
     ],
@@ -113,7 +121,7 @@ BATCHES = {
                                         "    n = split.x_b.shape[1]\n"
                                         "    student = StrongModel(strong_name, n, split.n_classes)\n"
                                         "    student.body = load_body(split.name, strong_name, n)\n"
-                                        "    student, _ = train_student(student, split.x_b, one_hot(split.y_b, split.n_classes), mode='probe', epochs=epochs, seed=seed)\n"
+                                        "    student, _ = train_student(student, split.x_b, one_hot(split.y_b, split.n_classes), options=TrainOptions(mode='probe', epochs=epochs, seed=seed))\n"
                                         "    return student, accuracy(predict_proba(student, split.x_test).argmax(1), split.y_test)",
                 # fixed errors counted over every example, not only the weak model's mistakes
                 "analysis-answer": "def weak_error_analysis(weak_pred, student_pred, y_true):\n"
@@ -122,10 +130,11 @@ BATCHES = {
                                    "    return {'student_gain': float((s == y).mean() - (w == y).mean()),\n"
                                    "            'fixed_weak_errors': float((s == y).mean()),\n"
                                    "            'copied_weak_errors': float((s[wrong] == w[wrong]).mean()) if wrong.any() else float('nan')}",
-                "systematic-answer": "copies_more = 'noisy-0.8'\nwhy_copied = 'B'",
+                "systematic-answer": "copies_more = 'noisy-0.8'",
             },
-            "fails": ["train-weak-test", "train-student-test", "weak-to-strong-test", "analysis-test",
-                      "systematic-test"],
+            # weak_to_strong and bootstrap are graded with correct train_weak and
+            # train_student_on standing in, so they keep their points
+            "fails": ["train-weak-test", "train-student-test", "analysis-test", "systematic-test"],
         },
         {
             "answers": {
@@ -145,9 +154,15 @@ BATCHES = {
                                    "    return {'student_gain': float((s == y).mean() - (w == y).mean()),\n"
                                    "            'fixed_weak_errors': float((s[wrong] == y[wrong]).mean()),\n"
                                    "            'copied_weak_errors': float((s[wrong] != y[wrong]).mean())}",
-                "systematic-answer": "copies_more = 'pca-3'\nwhy_copied = 'C'",
+                "why-copied-answer": "why_copied = 'C'",
+                # hard labels from the intermediate instead of its probabilities
+                "bootstrap-answer": "def bootstrap(split, weak_labels, intermediate_name, strong_name, seed, epochs):\n"
+                                    "    mid, _ = train_student_on(split, weak_labels, intermediate_name, seed, epochs)\n"
+                                    "    labels = one_hot(predict_proba(mid, split.x_b).argmax(1), split.n_classes)\n"
+                                    "    _, acc = train_student_on(split, labels, strong_name, seed, epochs)\n"
+                                    "    return labels, acc",
             },
-            "fails": ["weak-to-strong-test", "analysis-test", "systematic-test"],
+            "fails": ["weak-to-strong-test", "analysis-test", "why-copied-test", "bootstrap-test"],
         },
         {
             "answers": {
@@ -162,7 +177,7 @@ BATCHES = {
                                         "    n = split.x_b.shape[1]\n"
                                         "    student = StrongModel(strong_name, n, split.n_classes)\n"
                                         "    student.body = load_body(split.name, strong_name, n)\n"
-                                        "    student, _ = train_student(student, split.x_b, targets, mode='finetune', epochs=epochs, seed=seed)\n"
+                                        "    student, _ = train_student(student, split.x_b, targets, options=TrainOptions(mode='finetune', epochs=epochs, seed=seed))\n"
                                         "    return student, accuracy(predict_proba(student, split.x_test).argmax(1), split.y_test)",
                 # the gap that remains instead of the gap recovered
                 "weak-to-strong-answer": "def weak_to_strong(split, weak_name, strong_name, seed, epochs):\n"
@@ -171,8 +186,13 @@ BATCHES = {
                                          "    _, p_ceiling = train_student_on(split, one_hot(split.y_b, split.n_classes), strong_name, seed, epochs)\n"
                                          "    return {'p_weak': p_weak, 'p_weak_to_strong': p_w2s, 'p_ceiling': p_ceiling,\n"
                                          "            'pgr': (p_ceiling - p_w2s) / (p_ceiling - p_weak)}",
+                # the strong student trained on the weak labels: no hop at all
+                "bootstrap-answer": "def bootstrap(split, weak_labels, intermediate_name, strong_name, seed, epochs):\n"
+                                    "    mid, _ = train_student_on(split, weak_labels, intermediate_name, seed, epochs)\n"
+                                    "    _, acc = train_student_on(split, weak_labels, strong_name, seed, epochs)\n"
+                                    "    return weak_labels, acc",
             },
-            "fails": ["train-weak-test", "train-student-test", "weak-to-strong-test"],
+            "fails": ["train-weak-test", "train-student-test", "weak-to-strong-test", "bootstrap-test"],
         },
     ],
     PS3: [
@@ -193,11 +213,11 @@ BATCHES = {
                              "    t = temperature\n"
                              "    kl = F.kl_div(F.log_softmax(student_logits / t, -1), F.softmax(teacher_logits / t, -1), reduction='batchmean')\n"
                              "    return alpha * kl + (1 - alpha) * F.cross_entropy(student_logits, hard_labels)",
-                "best-loss-answer": "best_loss = 'conf'\nbest_pgr = loss_results['conf']['pgr']\nwhy_confidence = 'C'",
+                "why-confidence-answer": "why_confidence = 'C'",
             },
-            # confidence_loss is built on the summed cross-entropy and the wrong schedule
-            "fails": ["xent-test", "warmup-test", "harden-test", "confidence-test", "kd-test",
-                      "best-loss-test"],
+            # confidence_loss is graded with correct soft_cross_entropy and warmup_alpha
+            # standing in, so it keeps its points
+            "fails": ["xent-test", "warmup-test", "harden-test", "kd-test", "why-confidence-test"],
         },
         {
             "answers": {
@@ -220,9 +240,10 @@ BATCHES = {
                                  "    k = int(positive_fraction * len(p))\n"
                                  "    if k:\n        hard[np.argsort(-p)[:k]] = 1\n"
                                  "    return hard",
-                "best-loss-answer": "best_loss = 'xent'\nbest_pgr = loss_results['xent']['pgr']\nwhy_confidence = 'B'",
+                # the loss with the highest PGR misread, and its PGR with it
+                "best-loss-answer": "best_loss = 'xent'\nbest_pgr = loss_results['xent']['pgr']",
             },
-            "fails": ["confidence-test", "kd-test", "harden-test", "best-loss-test"],
+            "fails": ["confidence-test", "kd-test", "harden-test", "best-loss-test", "best-pgr-test"],
         },
         {
             "answers": {
@@ -247,6 +268,18 @@ BATCHES = {
             },
             "fails": ["confidence-test", "harden-test", "warmup-test"],
         },
+        {
+            "answers": {
+                # the PGR as a percentage, and mean instead of batchmean in the KL
+                "best-loss-answer": "best_loss = max(loss_results, key=lambda k: loss_results[k]['pgr'])\n"
+                                    "best_pgr = 100 * loss_results[best_loss]['pgr']",
+                "kd-answer": "def distillation_loss(student_logits, teacher_logits, hard_labels, temperature=2.0, alpha=0.5):\n"
+                             "    t = temperature\n"
+                             "    kl = F.kl_div(F.log_softmax(student_logits / t, -1), F.softmax(teacher_logits / t, -1), reduction='mean')\n"
+                             "    return alpha * t * t * kl + (1 - alpha) * F.cross_entropy(student_logits, hard_labels)",
+            },
+            "fails": ["best-pgr-test", "kd-test"],
+        },
     ],
     PS4: [
         {
@@ -260,12 +293,13 @@ BATCHES = {
                 "select-answer": "def select_confident(weak_probs, keep_fraction):\n"
                                  "    conf = np.asarray(weak_probs).max(1)\n"
                                  "    return np.sort(np.argsort(conf)[:int(round(keep_fraction * len(conf)))])",
-                "strategy-answer": "strategic_advantage = 'D'\n"
-                                   "deferred_share = float(cascade(small_probs, large_probs, chosen)[1].mean())",
+                "strategy-answer": "strategic_advantage = 'D'",
                 "small-helps-large-answer": "small_helps_large = {'A', 'B', 'C', 'D', 'F'}",
             },
-            "fails": ["cascade-test", "select-test", "strategy-test", "small-helps-large-test"],
-            "ignore": ["threshold-test"],
+            # choose_threshold is graded with a correct cascade standing in; one wrong
+            # letter (C) of six keeps 3 * (5 - 1) / 6 points
+            "fails": ["cascade-test", "select-test", "strategy-test"],
+            "partial": {"small-helps-large-test": 3 * 4 / 6},
         },
         {
             "answers": {
@@ -284,10 +318,15 @@ BATCHES = {
                                  "    conf = np.asarray(weak_probs).max(1)\n"
                                  "    return np.sort(np.argsort(-conf)[:int(keep_fraction * len(conf))])",
                 # a count instead of a share
-                "strategy-answer": "strategic_advantage = 'B'\n"
-                                   "deferred_share = float(cascade(small_probs, large_probs, chosen)[1].sum())",
+                "deferred-share-answer": "deferred_share = float((small_probs.max(axis=1) < 0.5).sum())",
+                # the labels' accuracy over every example, not the kept ones
+                "report-answer": "def kept_label_report(weak_probs, y_true, kept):\n"
+                                 "    p, y = np.asarray(weak_probs), np.asarray(y_true)\n"
+                                 "    k = p.shape[1]\n"
+                                 "    shift = 0.5 * np.abs(np.bincount(y[kept], minlength=k) / len(kept) - np.bincount(y, minlength=k) / len(y)).sum()\n"
+                                 "    return {'label_accuracy': float((p.argmax(1) == y).mean()), 'class_shift': float(shift)}",
             },
-            "fails": ["threshold-test", "select-test", "strategy-test"],
+            "fails": ["threshold-test", "select-test", "deferred-share-test", "report-test"],
         },
         {
             "answers": {
@@ -300,9 +339,15 @@ BATCHES = {
                                   "    s, l = np.asarray(small_probs), np.asarray(large_probs)\n"
                                   "    deferred = s.max(1) >= threshold\n"
                                   "    return np.where(deferred, l.argmax(1), s.argmax(1)), deferred",
+                # the class shift measured on the weak labels instead of the true classes
+                "report-answer": "def kept_label_report(weak_probs, y_true, kept):\n"
+                                 "    p, y = np.asarray(weak_probs), np.asarray(y_true)\n"
+                                 "    k, w = p.shape[1], p.argmax(1)\n"
+                                 "    shift = 0.5 * np.abs(np.bincount(w[kept], minlength=k) / len(kept) - np.bincount(w, minlength=k) / len(w)).sum()\n"
+                                 "    return {'label_accuracy': float((w[kept] == y[kept]).mean()), 'class_shift': float(shift)}",
+                "versus-random-answer": "beats_random = False\nmore_skewed = 'random'",
             },
-            "fails": ["cost-test", "cascade-test"],
-            "ignore": ["threshold-test", "strategy-test"],
+            "fails": ["cost-test", "cascade-test", "report-test", "beats-random-test", "more-skewed-test"],
         },
         {
             "answers": {
@@ -311,9 +356,13 @@ BATCHES = {
                                   "    return np.array([0, 0, 1]), np.array([False, False, False])",
                 "select-answer": "def select_confident(weak_probs, keep_fraction):\n"
                                  "    return np.array([1, 3])",
+                # base minus tuned: steers the large model the wrong way
+                "proxy-answer": "def proxy_tune(large_probs, small_tuned_probs, small_base_probs):\n"
+                                "    s = np.log(large_probs) + np.log(small_base_probs) - np.log(small_tuned_probs)\n"
+                                "    e = np.exp(s - s.max(1, keepdims=True))\n"
+                                "    return e / e.sum(1, keepdims=True)",
             },
-            "fails": ["cascade-test", "select-test"],
-            "ignore": ["threshold-test", "strategy-test"],
+            "fails": ["cascade-test", "select-test", "proxy-test"],
         },
     ],
 }

@@ -35,13 +35,13 @@ def test_cross_fitting_labels_every_example_with_a_model_that_never_saw_it(
     split = data.load("digits", seed=0)
     split = dataclasses.replace(split, x_test=split.x_test[:5], y_test=split.y_test[:5] * 0)
     labels = np.full((len(split.x_b), 2), 0.5, dtype=np.float32)
-    new_labels, _ = bootstrap.relabel(Config(), split, labels, seed=0, folds=folds)
+    new_labels, _ = bootstrap.relabel(Config(track="vision"), split, labels, seed=0, folds=folds)
     assert new_labels.shape == labels.shape
     assert np.all(new_labels.argmax(1) == expected_class)
 
 
 def test_direct_student_and_ceiling_match_run_experiment(fast):
-    config = Config(weak="noisy-1.2")
+    config = Config(track="vision", weak="noisy-1.2")
     result = bootstrap.run_bootstrap(config, via=("mlp-small",), seed=1)
     reference = run_experiment(config, seed=1)
     assert result.p_weak == pytest.approx(reference.p_weak)
@@ -53,7 +53,7 @@ def test_direct_student_and_ceiling_match_run_experiment(fast):
 
 
 def test_an_empty_chain_is_the_direct_student(fast):
-    result = bootstrap.run_bootstrap(Config(weak="noisy-0.8"), via=(), seed=0)
+    result = bootstrap.run_bootstrap(Config(track="vision", weak="noisy-0.8"), via=(), seed=0)
     assert result.p_bootstrap == pytest.approx(result.p_direct)
     assert result.stage_accuracy == []
 
@@ -61,7 +61,7 @@ def test_an_empty_chain_is_the_direct_student(fast):
 def test_chains_share_weak_model_ceiling_and_direct_student(fast):
     chains = {"small": (("mlp-small",), 1), "small, 2 folds": (("mlp-small",), 2),
               "two hops": (("mlp-small", "mlp-medium"), 1)}
-    out = bootstrap.bootstrap_seeds(Config(weak="noisy-1.2"), chains, seeds=[0, 2])
+    out = bootstrap.bootstrap_seeds(Config(track="vision", weak="noisy-1.2"), chains, seeds=[0, 2])
     assert list(out) == list(chains)
     for label, results in out.items():
         assert [r.seed for r in results] == [0, 2]
@@ -76,18 +76,18 @@ def test_chains_share_weak_model_ceiling_and_direct_student(fast):
     (dict(folds=0), "folds"),
     (dict(folds=True), "folds"),
     (dict(folds=1.5), "folds"),
-    (dict(config=Config(early_stopping=True)), "early_stopping"),
-    (dict(config=Config(hard_labels=True)), "hard_labels"),
+    (dict(config=Config(track="vision", early_stopping=True)), "early_stopping"),
+    (dict(config=Config(track="vision", hard_labels=True)), "hard_labels"),
     (dict(folds=10_000), "more than"),
 ])
 def test_bad_input_gets_a_clear_message(kwargs, message):
-    kwargs = {"config": Config(), "via": ("mlp-small",), "folds": 1, **kwargs}
+    kwargs = {"config": Config(track="vision"), "via": ("mlp-small",), "folds": 1, **kwargs}
     with pytest.raises(ValueError, match=message):
         bootstrap.run_bootstrap(kwargs["config"], kwargs["via"], seed=0, folds=kwargs["folds"])
 
 
 def _result(p_direct, p_bootstrap, p_weak=0.3, p_ceiling=0.9):
-    return bootstrap.BootstrapResult(Config(), 0, ("mlp-small",), 1, p_weak, p_ceiling,
+    return bootstrap.BootstrapResult(Config(track="vision"), 0, ("mlp-small",), 1, p_weak, p_ceiling,
                                      p_direct, p_bootstrap, [0.5], 0.0)
 
 

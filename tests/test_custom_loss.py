@@ -7,7 +7,7 @@ import torch
 from w2s.experiment import Config, run_experiment
 from w2s.losses import ConfidenceLoss, soft_cross_entropy
 from w2s.models import StrongModel
-from w2s.train import train_student
+from w2s.train import TrainOptions, train_student
 
 
 def _toy(seed=0, n=96, d=8, k=3):
@@ -28,7 +28,7 @@ def test_callable_confidence_loss_matches_the_named_one(mode):
     for loss in ("conf", ConfidenceLoss(alpha_max=0.5, warmup_frac=0.2)):
         torch.manual_seed(0)
         model = StrongModel("mlp-small", x.shape[1], probs.shape[1])
-        model, history = train_student(model, x, probs, loss=loss, mode=mode, epochs=4, seed=0)
+        model, history = train_student(model, x, probs, loss, TrainOptions(mode=mode, epochs=4))
         trained.append((_weights(model), history.train_loss))
     torch.testing.assert_close(trained[0][0], trained[1][0])
     assert trained[0][1] == pytest.approx(trained[1][1])
@@ -43,7 +43,7 @@ def test_callable_receives_growing_step_fraction():
         return soft_cross_entropy(logits, targets)
 
     model = StrongModel("mlp-small", x.shape[1], probs.shape[1])
-    train_student(model, x, probs, loss=loss, epochs=3, batch_size=16, seed=0)
+    train_student(model, x, probs, loss, TrainOptions(epochs=3, batch_size=16))
     assert len(seen) == 3 * 4
     assert seen[0] == 0.0 and all(b > a for a, b in zip(seen, seen[1:])) and seen[-1] < 1.0
 
@@ -52,11 +52,11 @@ def test_unknown_loss_name_says_what_to_do():
     x, probs = _toy(n=16)
     model = StrongModel("mlp-small", x.shape[1], probs.shape[1])
     with pytest.raises(ValueError, match="callable"):
-        train_student(model, x, probs, loss="hinge", epochs=1)
+        train_student(model, x, probs, loss="hinge", options=TrainOptions(epochs=1))
 
 
 def test_run_experiment_accepts_a_callable_loss(fast):
-    named = run_experiment(Config(weak="noisy-1.2", loss="conf"), seed=1)
-    wrapped = run_experiment(Config(weak="noisy-1.2", loss=ConfidenceLoss()), seed=1)
+    named = run_experiment(Config(track="vision", weak="noisy-1.2", loss="conf"), seed=1)
+    wrapped = run_experiment(Config(track="vision", weak="noisy-1.2", loss=ConfidenceLoss()), seed=1)
     assert wrapped.p_weak_to_strong == pytest.approx(named.p_weak_to_strong)
     assert wrapped.p_ceiling == pytest.approx(named.p_ceiling)

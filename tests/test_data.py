@@ -8,7 +8,10 @@ import pytest
 from w2s import data
 
 
-@pytest.mark.parametrize("name", sorted(data.DATASETS))
+FEATURE_SETS = sorted(set(data.DATASETS) - {"lm"})
+
+
+@pytest.mark.parametrize("name", FEATURE_SETS)
 def test_splits_are_disjoint_and_cover_the_data(name):
     s = data.load(name, seed=3)
     n = len(s.y_a) + len(s.y_b) + len(s.y_test)
@@ -17,6 +20,31 @@ def test_splits_are_disjoint_and_cover_the_data(name):
     assert abs(len(s.y_a) - len(s.y_b)) <= 1
     assert s.x_a.dtype == np.float32 and s.y_a.dtype == np.int64
     assert set(np.unique(s.y_test)) == set(range(s.n_classes))
+
+
+def test_lm_split_has_the_protocol_sizes_and_token_ids():
+    s = data.load("lm", seed=3)
+    assert (len(s.y_a), len(s.y_b), len(s.y_test)) == (500, 1000, 2000)
+    assert s.x_a.dtype == np.int64 and s.x_a.shape[1] == 49 and (s.x_a[:, 0] == 48).all()
+    assert s.x_a[:, 1:].max() < 48 and s.n_classes == 2
+    assert 0.4 < s.y_b.mean() < 0.6
+
+
+def test_corpus_cues_behave_as_designed():
+    from sklearn.linear_model import LogisticRegression
+
+    from w2s import corpus
+
+    train, test = corpus.generate(1500, 5), corpus.generate(2000, 0, corpus.TEST_STREAM)
+    # the easy cue is right on ~70 % of sequences; the hard cue, read by hand, on nearly all
+    assert 0.65 < (test.easy_cue == test.y).mean() < 0.75
+    hard = LogisticRegression(max_iter=2000).fit(corpus.bigram_matches(train.tokens), train.y)
+    assert hard.score(corpus.bigram_matches(test.tokens), test.y) > 0.97
+    bag = LogisticRegression(max_iter=2000).fit(corpus.bag_of_tokens(train.tokens), train.y)
+    assert 0.65 < bag.score(corpus.bag_of_tokens(test.tokens), test.y) < 0.85
+    again = corpus.generate(1500, 5)
+    assert np.array_equal(again.tokens, train.tokens) and np.array_equal(again.y, train.y)
+    assert not np.array_equal(corpus.generate(1500, 6).tokens, train.tokens)
 
 
 def test_latent_parts_share_no_example():
@@ -99,3 +127,11 @@ def test_corrupted_weights_are_refused(scratch_data_dir):
     path.write_bytes(b"not a checkpoint")
     with pytest.raises(data.DataIntegrityError, match="digits-mlp-small.pt"):
         load_body("digits", "mlp-small", 64)
+
+
+def test_corrupted_lm_weights_are_refused(scratch_data_dir):
+    from w2s.pretrain import load_lm
+
+    (scratch_data_dir / "pretrained/lm-s.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(data.DataIntegrityError, match="lm-s.pt"):
+        load_lm("lm-s")

@@ -39,6 +39,7 @@ W2S = str(BIN / "w2s")
 ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
        "W2S_THREADS": "1", "PYTHONWARNINGS": "ignore"}
 WORKERS = 2
+PARTIAL_CREDIT = "_t_points"  # the name a partial-credit test cell ends with
 
 
 # ---------------------------------------------------------------- notebooks
@@ -62,6 +63,17 @@ def release_path(assignment: str) -> Path:
 
 def read(path: Path):
     return nbformat.read(path, as_version=4)
+
+
+def _question_text(assignment: str, grade_id: str) -> str:
+    """The markdown of the question a test cell belongs to (every cell since the last heading)."""
+    text = []
+    for cell in read(solution_path(assignment)).cells:
+        if cell.cell_type == "markdown":
+            text = [cell.source] if cell.source.lstrip().startswith("## ") else text + [cell.source]
+        if nbg(cell).get("grade_id") == grade_id:
+            return "\n".join(text)
+    raise KeyError(grade_id)
 
 
 def graded_test_ids(assignment: str) -> list[str]:
@@ -183,14 +195,19 @@ def test_wrong_answers_lose_exactly_their_questions_points(graded, assignment, b
     kept = {gid for gid, (s, m) in scores.items() if s == m and m > 0}
     lost = {gid for gid, (s, m) in scores.items() if s == 0}
     should_fail = set(spec["fails"])
-    should_pass = set(scores) - should_fail - set(spec.get("ignore", []))
+    partial = spec.get("partial", {})
+    should_pass = set(scores) - should_fail - set(partial) - set(spec.get("ignore", []))
     assert should_fail <= lost, f"wrong answers still earn points on {sorted(should_fail - lost)}"
     assert should_pass <= kept, f"correct answers lose points on {sorted(should_pass - kept)}"
+    wrong_share = {gid: scores[gid][0] for gid, points in partial.items()
+                   if abs(scores[gid][0] - points) > 1e-6}
+    assert not wrong_share, f"per-letter credit differs from {partial}: got {wrong_share}"
 
 
 def test_every_autograded_question_has_a_wrong_answer_that_loses_its_points():
     for assignment in ASSIGNMENTS:
-        covered = {gid for batch in BATCHES.get(assignment, []) for gid in batch["fails"]}
+        covered = {gid for batch in BATCHES.get(assignment, [])
+                   for gid in [*batch["fails"], *batch.get("partial", {})]}
         missing = set(graded_test_ids(assignment)) - covered
         assert not missing, f"{assignment}: no wrong answer is tried on {sorted(missing)}"
         for batch in BATCHES[assignment]:
@@ -414,8 +431,15 @@ def test_every_test_cell_has_points_a_docstring_hidden_tests_and_no_trailing_val
             last = body[-1]
             printed = isinstance(last, ast.Expr) and isinstance(last.value, ast.Call) \
                 and getattr(last.value.func, "id", "") == "print"
-            assert len(body) > 1 and (printed or not isinstance(last, ast.Expr)), \
+            # per-letter partial credit: the hidden tests end with the points earned, by name
+            partial = source == cell.source and isinstance(last, ast.Expr) \
+                and isinstance(last.value, ast.Name) and last.value.id == PARTIAL_CREDIT
+            assert len(body) > 1 and (printed or partial or not isinstance(last, ast.Expr)), \
                 f"{gid} ends with a value (nbgrader would score it)"
+        if PARTIAL_CREDIT in cell.source:
+            assert "max(0, right - (len(letters) - right))" in cell.source \
+                and "right − wrong" in _question_text(assignment, gid), \
+                f"{gid}: partial credit is per letter and documented in its question"
         assert "### BEGIN HIDDEN TESTS" in cell.source, f"{gid} has no hidden tests on fresh inputs"
         assert "warnings.warn" not in cell.source and "sys.stderr" not in cell.source
 
@@ -514,3 +538,12 @@ def test_release_check_names_drifted_files(tmp_path, monkeypatch):
     assert target.read_bytes() == release_path(first).read_bytes()
     assert not (fake / "ps0-removed").exists()
     assert release.run(argparse.Namespace(assignments=[], check=True)) == 0
+
+
+def test_readme_exercise_table_states_each_assignments_points():
+    readme = (ROOT / "README.md").read_text()
+    for assignment in ASSIGNMENTS:
+        row = re.search(rf"^\| `{re.escape(assignment)}` \|.*\| (\d+)[^|]*\| ~\d+ s \|$", readme, re.M)
+        assert row, f"README's exercise table has no row for {assignment} with its points and time"
+        points = sum(nbg(c).get("points", 0) for c in read(solution_path(assignment)).cells)
+        assert int(row.group(1)) == points, f"README says {row.group(1)} points for {assignment}, it has {points:g}"

@@ -275,8 +275,11 @@ def test_interrupted_run_keeps_grades_and_resumes(tmp_path):
     cmd = [str(W2S), "grade", str(root), "--out", str(out), "--workers", "1", "--no-progress"]
     events, announce = os.pipe()
     env = {**clean_env(), "W2S_GRADE_EVENTS_FD": str(announce)}
+    # Ctrl-C's default action even where this test was started in the background, whose
+    # children inherit an ignored SIGINT (the grader then finished all four: exit 0)
     process = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, pass_fds=(announce,))
+                               text=True, pass_fds=(announce,),
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     os.close(announce)
     with os.fdopen(events) as pipe:
         # the limit only guards against a hung grader; the signal waits on the event

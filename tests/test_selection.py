@@ -143,7 +143,7 @@ def test_other_bad_inputs():
         selection.run_selection(strategies=("best",))
     from w2s.experiment import Config
     with pytest.raises(ValueError, match="xent"):
-        selection.run_selection(Config(loss="conf"), strategies=("weighted",))
+        selection.run_selection(Config(track="vision", loss="conf"), strategies=("weighted",))
 
 
 def test_run_selection_end_to_end(monkeypatch):
@@ -153,7 +153,7 @@ def test_run_selection_end_to_end(monkeypatch):
     from w2s.experiment import Config
     from w2s.metrics import pgr
 
-    rows = selection.run_selection(Config(weak="noisy-0.5"), seed=0, keep_fractions=(0.2, 1.0),
+    rows = selection.run_selection(Config(track="vision", weak="noisy-0.5"), seed=0, keep_fractions=(0.2, 1.0),
                                    strategies=("confident", "random", "weighted"))
     assert [(r["strategy"], r["keep_fraction"]) for r in rows] == [
         ("confident", 0.2), ("confident", 1.0), ("random", 0.2), ("random", 1.0),

@@ -21,9 +21,13 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from w2s import data as data_mod
-from w2s.experiment import Config, fit_student, train_weak
+from w2s.experiment import Config, fit_student, protocol
 from w2s.metrics import accuracy, pgr
-from w2s.models import STRONG_MODELS
+from w2s.registry import TRACKS
+
+
+# The vision track's weakest systematic supervisor: the largest gap of that track.
+DEFAULT_CONFIG = Config(track="vision", weak="pca-3")
 
 
 @dataclass
@@ -83,10 +87,11 @@ def relabel(config: Config, split: data_mod.Split, labels: np.ndarray, seed: int
 
 def _check(config: Config, via, folds) -> tuple[str, ...]:
     via = tuple(via)
-    unknown = [name for name in via if name not in STRONG_MODELS]
+    students = TRACKS[config.track].strong_names
+    unknown = [name for name in via if name not in students]
     if unknown:
         raise ValueError(f"unknown intermediate student(s) {unknown}; "
-                         f"choose from {list(STRONG_MODELS)}")
+                         f"choose from {students}")
     if isinstance(folds, bool) or not isinstance(folds, int) or folds < 1:
         raise ValueError(f"folds must be a whole number >= 1, got {folds!r}")
     if config.early_stopping or config.hard_labels:
@@ -95,15 +100,13 @@ def _check(config: Config, via, folds) -> tuple[str, ...]:
     return via
 
 
-def compare_chains(config: Config = Config(weak="noisy-1.2"), chains=None, seed: int = 0
+def compare_chains(config: Config = DEFAULT_CONFIG, chains=None, seed: int = 0
                    ) -> dict[str, BootstrapResult]:
     """Several chains for one seed, sharing the weak model, the ceiling and the direct student.
 
     ``chains`` maps a label to ``(via, folds)``, e.g. ``{"via medium": (("mlp-medium",), 1)}``.
     Every model uses ``config``'s loss, pre-training, mode and epochs; only the student
     changes along a chain. Labels pass between hops as soft probabilities."""
-    from w2s.train import one_hot
-
     chains = {"via mlp-medium": (("mlp-medium",), 1)} if chains is None else dict(chains)
     checked = {label: (_check(config, via, folds), folds) for label, (via, folds) in chains.items()}
     start = time.perf_counter()
@@ -112,12 +115,8 @@ def compare_chains(config: Config = Config(weak="noisy-1.2"), chains=None, seed:
         if folds > len(split.x_b):
             raise ValueError(f"{label}: folds={folds} is more than the {len(split.x_b)} "
                              "examples of B")
-    weak_model = train_weak(config, split, seed)
-    p_weak = accuracy(weak_model.predict(split.x_test), split.y_test)
-    weak_labels = weak_model.predict_proba(split.x_b)
-    ceiling_model, _ = fit_student(replace(config, loss="xent"), split,
-                                   one_hot(split.y_b, split.n_classes), seed)
-    p_ceiling = _test_accuracy(ceiling_model, split)
+    proto = protocol(config, seed)
+    p_weak, p_ceiling, weak_labels = proto.p_weak, proto.p_ceiling, proto.weak_labels
     p_direct = _test_accuracy(fit_student(config, split, weak_labels, seed)[0], split)
     shared = time.perf_counter() - start
 
@@ -135,13 +134,13 @@ def compare_chains(config: Config = Config(weak="noisy-1.2"), chains=None, seed:
     return results
 
 
-def run_bootstrap(config: Config = Config(weak="noisy-1.2"), via=("mlp-medium",), seed: int = 0,
+def run_bootstrap(config: Config = DEFAULT_CONFIG, via=("mlp-medium",), seed: int = 0,
                   folds: int = 1) -> BootstrapResult:
     """weak -> via[0] -> ... -> config.strong, against weak -> config.strong directly."""
     return compare_chains(config, {"chain": (via, folds)}, seed)["chain"]
 
 
-def bootstrap_seeds(config: Config = Config(weak="noisy-1.2"), chains=None, seeds=3,
+def bootstrap_seeds(config: Config = DEFAULT_CONFIG, chains=None, seeds=3,
                     progress: bool = False) -> dict[str, list[BootstrapResult]]:
     """``compare_chains`` for several seeds (an int n means 0..n-1), with a progress bar.
     Returns ``label -> [one BootstrapResult per seed]``."""

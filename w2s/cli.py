@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import NamedTuple
@@ -47,61 +48,110 @@ def _csv(text: str) -> list[str]:
 
 
 def _add_experiment_options(p: argparse.ArgumentParser, sweep: bool = False) -> None:
-    from w2s.data import DATASETS
-    from w2s.registry import LOSSES, STRONG_MODELS, WEAK_MODELS
+    from w2s.registry import (DEFAULT_TRACK, LM_ORDER, LOSSES, MODES, PRETRAIN_CHOICES,
+                              STRONG_MODELS, TRACKS, WEAK_MODELS)
 
+    p.add_argument("--track", default=DEFAULT_TRACK, choices=sorted(TRACKS),
+                   help="lm: tiny language models on a generated corpus (default); "
+                        "vision: digits with weaker image representations")
     p.add_argument("--seeds", type=int, default=5, help="number of seeds, 0..N-1 (default 5)")
     p.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON")
-    p.add_argument("--dataset", default="digits", choices=sorted(DATASETS))
+    p.add_argument("--dataset", default=None,
+                   help="vision track only: digits (default) or latent")
+    names = f"lm: {', '.join(n for n, s in WEAK_MODELS.items() if s.track == 'lm')}; " \
+            f"vision: {', '.join(n for n, s in WEAK_MODELS.items() if s.track == 'vision')}"
+    students = f"lm: {', '.join(LM_ORDER)}; vision: {', '.join(STRONG_MODELS)}"
     if sweep:
         p.add_argument("--weak", type=_csv, metavar="A,B,..",
-                       help=f"supervisors, weakest first (from {', '.join(WEAK_MODELS)})")
+                       help=f"supervisors, weakest first ({names})")
         p.add_argument("--strong", type=_csv, metavar="A,B,..",
-                       help=f"students, smallest first (from {', '.join(STRONG_MODELS)})")
+                       help=f"students, smallest first ({students})")
         p.add_argument("--losses", type=_csv, default=["xent", "conf"], metavar="A,B",
                        help=f"losses to compare (from {', '.join(LOSSES)}; default xent,conf)")
     else:
-        p.add_argument("--weak", default="noisy-0.8", choices=list(WEAK_MODELS))
-        p.add_argument("--strong", default="mlp-large", choices=list(STRONG_MODELS))
+        p.add_argument("--weak", default=None, help=f"the supervisor ({names}; default: "
+                       f"{', '.join(f'{t.weak} on {t.name}' for t in TRACKS.values())})")
+        p.add_argument("--strong", default=None, help=f"the student ({students}; default: "
+                       f"{', '.join(f'{t.strong} on {t.name}' for t in TRACKS.values())})")
         p.add_argument("--loss", default="xent", choices=LOSSES)
-    p.add_argument("--pretrain", default="simclr", choices=["simclr", "none"],
-                   help="the student's pre-training; 'none' is the from-scratch contrast")
-    p.add_argument("--mode", default="probe", choices=["probe", "finetune"],
+    p.add_argument("--pretrain", default="default", choices=PRETRAIN_CHOICES,
+                   help="the student's pre-training: the track's own (next-token on lm, "
+                        "simclr on vision) or 'none', the random-init contrast; changes "
+                        "nothing else")
+    p.add_argument("--mode", default="probe", choices=MODES,
                    help="probe: train the head on frozen features; finetune: all weights")
-    p.add_argument("--epochs", type=int, default=60)
-    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--epochs", type=int, default=None,
+                   help="training epochs (default: the track's recipe for the mode)")
+    p.add_argument("--lr", type=float, default=None,
+                   help="learning rate (default: the track's recipe for the mode)")
     p.add_argument("--hard-labels", action="store_true", help="train on argmax weak labels")
     p.add_argument("--early-stopping", action="store_true",
                    help="keep the epoch with the best loss on a weak-labelled held-out split")
-    p.add_argument("--alpha-max", type=float, default=0.5, help="confidence loss weight")
+    p.add_argument("--alpha-max", type=float, default=None,
+                   help="confidence loss weight (default 0.5; only with the conf loss)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
 def _config(args, **overrides):
+    """The Config the flags ask for, or exit with a message saying what to change."""
     from w2s.experiment import Config
 
-    kw = dict(dataset=args.dataset, pretrain=args.pretrain, mode=args.mode, epochs=args.epochs,
-              lr=args.lr, hard_labels=args.hard_labels, early_stopping=args.early_stopping,
-              alpha_max=args.alpha_max)
+    losses = [overrides.get("loss", "xent")] if not hasattr(args, "losses") else args.losses
+    if args.alpha_max is not None and "conf" not in losses:
+        raise SystemExit(f"w2s {args.command}: --alpha-max only affects the confidence loss; "
+                         "add --loss conf (run) or conf to --losses (sweep)")
+    kw = dict(track=args.track, dataset=args.dataset, pretrain=args.pretrain, mode=args.mode,
+              epochs=args.epochs, lr=args.lr, hard_labels=args.hard_labels,
+              early_stopping=args.early_stopping,
+              alpha_max=0.5 if args.alpha_max is None else args.alpha_max)
     kw.update(overrides)
-    return Config(**kw)
+    try:
+        return Config(**kw)
+    except ValueError as exc:
+        raise SystemExit(f"w2s {args.command}: {exc}") from None
 
 
 def _fmt(stat: dict) -> str:
+    if stat["mean"] is None:
+        return "undefined"
     return f"{stat['mean']:.3f} ± {stat['std']:.3f}"
+
+
+def _num(value, width: int = 7) -> str:
+    return f"{'undefined':>{width}}" if value is None else f"{value:{width}.3f}"
 
 
 def _write_json(path: Path, payload: dict) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(payload, indent=2) + "\n")
+        path.write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n")
     except OSError as exc:
         raise SystemExit(f"w2s: cannot write {path}: {exc.strerror}. Choose a writable path.")
     print(f"wrote {path}")
 
 
+def _check_writable(path: Path | None) -> None:
+    """Refuse an unwritable --json path before any training starts."""
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        writable = os.access(path.parent, os.W_OK) and not path.is_dir()
+        reason = "it is a folder" if path.is_dir() else "the folder is not writable"
+    except OSError as exc:
+        writable, reason = False, exc.strerror
+    if not writable:
+        raise SystemExit(f"w2s: cannot write {path}: {reason}. Choose a writable path.")
+
+
 def _show_progress(args) -> bool:
     return not args.no_progress and sys.stderr.isatty()
+
+
+def _describe(config) -> str:
+    return (f"track {config.track}: weak {config.weak} -> strong {config.strong} "
+            f"(pretrain {config.pretrain}, {config.mode}, lr {config.lr:g}, "
+            f"{config.effective_epochs()} epochs)")
 
 
 def cmd_run(args) -> int:
@@ -110,18 +160,20 @@ def cmd_run(args) -> int:
     if args.seeds < 1:
         raise SystemExit("w2s run: --seeds must be at least 1")
     config = _config(args, weak=args.weak, strong=args.strong, loss=args.loss)
+    _check_writable(args.json)
     out = run_seeds(config, args.seeds, progress=_show_progress(args))
     results = out.pop("results")
-    mode = "finetune" if config.pretrain == "none" else config.mode
-    print(f"weak {config.weak} -> strong {config.strong} ({config.pretrain}, {mode}), "
-          f"loss {config.loss}, {config.dataset}, {args.seeds} seeds")
+    print(f"{_describe(config)}, loss {config.loss}, {config.dataset}, {args.seeds} seeds")
     labels = {"p_weak": "P_weak", "p_ceiling": "P_ceiling", "p_weak_to_strong": "P_weak->strong",
               "pgr": "PGR", "agreement_on_weak_errors": "agreement on weak errors"}
     width = max(map(len, labels.values()))
     print(f"{'metric':<{width}}  {'mean ± std':>15}   per seed")
     for m in METRICS:
-        per_seed = " ".join(f"{v:.3f}" for v in out[m]["per_seed"])
+        per_seed = " ".join(_num(v, 0) if v is not None else "undefined"
+                            for v in out[m]["per_seed"])
         print(f"{labels[m]:<{width}}  {_fmt(out[m]):>15}   {per_seed}")
+    if out["pgr"]["mean"] is None or None in out["pgr"]["per_seed"]:
+        print("PGR is undefined where P_ceiling <= P_weak: there is no gap to recover")
     print(f"{out['seconds']:.1f} s ({out['seconds'] / len(results):.1f} s per seed)")
     if args.json:
         _write_json(args.json, out)
@@ -130,27 +182,29 @@ def cmd_run(args) -> int:
 
 def cmd_sweep(args) -> int:
     from w2s.experiment import sweep
-    from w2s.registry import LOSSES, STRONG_MODELS, STRONG_ORDER, WEAK_MODELS, WEAK_ORDER
+    from w2s.registry import LOSSES
 
-    weak = args.weak or WEAK_ORDER
-    strong = args.strong or STRONG_ORDER
-    for kind, names, known in (("weak", weak, WEAK_MODELS), ("strong", strong, STRONG_MODELS),
-                               ("loss", args.losses, LOSSES)):
-        unknown = [n for n in names if n not in known]
-        if unknown:
-            raise SystemExit(f"w2s sweep: unknown {kind} {', '.join(unknown)}; "
-                             f"choose from {', '.join(known)}")
+    unknown = [n for n in args.losses if n not in LOSSES]
+    if unknown:
+        raise SystemExit(f"w2s sweep: unknown loss {', '.join(unknown)}; "
+                         f"choose from {', '.join(LOSSES)}")
     if args.seeds < 1:
         raise SystemExit("w2s sweep: --seeds must be at least 1")
-    out = sweep(weak, strong, args.losses, args.seeds, base=_config(args),
-                progress=_show_progress(args))
-    print(f"{'weak':<12} {'strong':<11} {'loss':<5} {'P_weak':>7} {'P_ceil':>7} "
+    base = _config(args, loss=args.losses[0] if args.losses else "xent")
+    _check_writable(args.json)
+    try:
+        out = sweep(args.weak, args.strong, args.losses, args.seeds, base=base,
+                    progress=_show_progress(args))
+    except ValueError as exc:
+        raise SystemExit(f"w2s sweep: {exc}") from None
+    print(f"{_describe(base)}, {args.seeds} seeds")
+    print(f"{'weak':<16} {'strong':<11} {'loss':<5} {'P_weak':>7} {'P_ceil':>7} "
           f"{'P_w2s':>7} {'PGR':>15} {'agree':>7}")
     for row in out["rows"]:
-        print(f"{row['weak']:<12} {row['strong']:<11} {row['loss']:<5} "
-              f"{row['p_weak']['mean']:7.3f} {row['p_ceiling']['mean']:7.3f} "
-              f"{row['p_weak_to_strong']['mean']:7.3f} {_fmt(row['pgr']):>15} "
-              f"{row['agreement_on_weak_errors']['mean']:7.3f}")
+        print(f"{row['weak']:<16} {row['strong']:<11} {row['loss']:<5} "
+              f"{_num(row['p_weak']['mean'])} {_num(row['p_ceiling']['mean'])} "
+              f"{_num(row['p_weak_to_strong']['mean'])} {_fmt(row['pgr']):>15} "
+              f"{_num(row['agreement_on_weak_errors']['mean'])}")
     print(f"{out['seconds']:.1f} s for {len(out['rows'])} cells x {args.seeds} seeds")
     if args.json:
         _write_json(args.json, out)
@@ -158,9 +212,13 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_pretrain(args) -> int:
-    from w2s.pretrain import pretrain_all
+    from w2s.pretrain import pretrain_all, pretrain_lm
 
-    paths = pretrain_all(epochs=args.epochs, progress=_show_progress(args))
+    paths = []
+    if args.track in ("lm", "all"):
+        paths += pretrain_lm(progress=_show_progress(args))
+    if args.track in ("vision", "all"):
+        paths += pretrain_all(epochs=args.epochs, progress=_show_progress(args))
     for path in paths:
         print(f"wrote {path}")
     print("checksums recorded in data/SHA256SUMS")
@@ -176,6 +234,9 @@ def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def add_pretrain_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--track", default="all", choices=["lm", "vision", "all"],
+                   help="lm: the tiny LMs (about 6 min on one core); vision: the SimCLR "
+                        "bodies and the latent data set; all (default): both")
     p.add_argument("--epochs", type=int, default=150, help="SimCLR epochs (default 150)")
     p.add_argument("--no-progress", action="store_true")
 

@@ -155,7 +155,24 @@ def _latent(seed: int) -> Split:
     return _split("latent", x, y, 3, seed)
 
 
-DATASETS = {"digits": _digits, "latent": _latent}
+# The language-model track: generated on the fly (fast and deterministic), never stored.
+LM_SIZES = {"a": 500, "b": 1000, "test": 2000}
+
+
+def _lm(seed: int) -> Split:
+    """Token sequences (n, 49) with the hidden class of ``w2s.corpus``: A and B drawn from
+    the seed, the test set the same for every seed (as for the other data sets)."""
+    from w2s import corpus
+
+    train = corpus.generate(LM_SIZES["a"] + LM_SIZES["b"], seed, corpus.SPLIT_STREAM)
+    test = corpus.generate(LM_SIZES["test"], 0, corpus.TEST_STREAM)
+    a = slice(0, LM_SIZES["a"])
+    b = slice(LM_SIZES["a"], None)
+    return Split("lm", 2, train.tokens[a], train.y[a], train.tokens[b], train.y[b],
+                 test.tokens, test.y)
+
+
+DATASETS = {"digits": _digits, "latent": _latent, "lm": _lm}
 
 
 def load(name: str = "digits", seed: int = 0) -> Split:

@@ -9,6 +9,10 @@
   balance.
 - ``distillation_loss``: Hinton et al. (2015), ``alpha * T^2 * KL(teacher_T || student_T)
   + (1 - alpha) * CE(hard label, student)``.
+
+Every loss a training loop uses is an object with the reference code's shape,
+``loss(logits, labels, step_frac) -> scalar``; ``make_loss(name)`` builds the named ones
+once, before training starts (``XentLoss``, ``ConfidenceLoss``, ``DistillationLoss``).
 """
 
 from __future__ import annotations
@@ -75,12 +79,33 @@ def confidence_target(logits: torch.Tensor, weak_probs: torch.Tensor, alpha: flo
         return (1.0 - alpha) * weak_probs + alpha * hard
 
 
+class XentLoss:
+    """Cross-entropy against the (soft) labels; ``step_frac`` is accepted and unused."""
+
+    name = "xent"
+
+    def __call__(self, logits, labels, step_frac: float) -> torch.Tensor:
+        return soft_cross_entropy(logits, labels)
+
+    def __repr__(self) -> str:
+        return "XentLoss()"
+
+
 class ConfidenceLoss:
     """The auxiliary confidence loss; call it with the fraction of training done so far."""
 
+    name = "conf"
+
     def __init__(self, alpha_max: float = 0.5, warmup_frac: float = 0.2):
+        if not 0.0 <= alpha_max <= 1.0:
+            raise ValueError(f"alpha_max must be in [0, 1], got {alpha_max!r}")
+        if not 0.0 <= warmup_frac <= 1.0:
+            raise ValueError(f"warmup_frac must be in [0, 1], got {warmup_frac!r}")
         self.alpha_max = alpha_max
         self.warmup_frac = warmup_frac
+
+    def __repr__(self) -> str:
+        return f"ConfidenceLoss(alpha_max={self.alpha_max}, warmup_frac={self.warmup_frac})"
 
     def __call__(self, logits, weak_probs, step_frac: float) -> torch.Tensor:
         alpha = warmup_alpha(step_frac, self.alpha_max, self.warmup_frac)
@@ -94,3 +119,38 @@ def distillation_loss(student_logits, teacher_logits, hard_labels, temperature=2
                   F.log_softmax(teacher_logits / t, dim=-1),
                   reduction="batchmean", log_target=True)
     return alpha * t * t * kl + (1 - alpha) * F.cross_entropy(student_logits, hard_labels)
+
+
+class DistillationLoss:
+    """``distillation_loss`` with the labels as the teacher's probabilities."""
+
+    name = "kd"
+
+    def __init__(self, temperature: float = 2.0, alpha: float = 0.5):
+        self.temperature = temperature
+        self.alpha = alpha
+
+    def __call__(self, logits, labels, step_frac: float) -> torch.Tensor:
+        teacher_logits = torch.log(labels.clamp_min(1e-8))
+        return distillation_loss(logits, teacher_logits, labels.argmax(-1), self.temperature,
+                                 self.alpha)
+
+    def __repr__(self) -> str:
+        return f"DistillationLoss(temperature={self.temperature}, alpha={self.alpha})"
+
+
+def make_loss(loss="xent", *, alpha_max: float = 0.5, warmup_frac: float = 0.2,
+              temperature: float = 2.0, kd_alpha: float = 0.5):
+    """The loss object for a name (``xent``, ``conf``, ``kd``); a callable passes through.
+
+    A callable must have the shape ``loss(logits, labels, step_frac) -> scalar tensor``."""
+    if callable(loss):
+        return loss
+    if loss == "xent":
+        return XentLoss()
+    if loss == "conf":
+        return ConfidenceLoss(alpha_max, warmup_frac)
+    if loss == "kd":
+        return DistillationLoss(temperature, kd_alpha)
+    raise ValueError(f"unknown loss {loss!r}; choose one of ('xent', 'conf', 'kd') or pass a "
+                     "callable loss(logits, targets, step_frac)")

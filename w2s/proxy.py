@@ -74,19 +74,18 @@ def run_proxy_tuning(config=None, seed: int = 0, n_gold=(100, 200, 400),
     from dataclasses import replace
 
     from w2s import data as data_mod
-    from w2s.experiment import Config, fit_student, train_weak
+    from w2s.experiment import Config, fit_student, protocol
     from w2s.metrics import accuracy, pgr
     from w2s.models import WeakModel
     from w2s.train import one_hot, predict_proba
 
-    config = Config() if config is None else config
+    config = Config(track="vision") if config is None else config
     split = data_mod.load(config.dataset, seed)
     sizes = [int(n) for n in np.atleast_1d(n_gold)]
     if not sizes or min(sizes) < 1 or max(sizes) > len(split.y_a):
         raise ValueError(f"n_gold must be between 1 and {len(split.y_a)} (the size of half A), "
                          f"got {list(np.atleast_1d(n_gold))}")
-    weak_model = train_weak(config, split, seed)
-    weak_labels = weak_model.predict_proba(split.x_b)
+    weak_labels = protocol(config, seed, ceiling=False).weak_labels
     large_base, _ = fit_student(config, split, weak_labels, seed)
     small_base = WeakModel(small, seed=seed).fit(split.x_b, weak_labels.argmax(1))
     if len(np.unique(weak_labels.argmax(1))) < split.n_classes:

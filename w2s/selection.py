@@ -186,8 +186,9 @@ def run_selection(config=None, seed: int = 0, keep_fractions=(0.2, 0.4, 0.6, 0.8
                   strategies=("confident",), power: float = 1.0, progress=False) -> list[dict]:
     """The weak-to-strong experiment with a selected (or weighted) transfer set.
 
-    For one seed: train the weak model on A (-> P_weak) and the ceiling on all of B's ground
-    truth (-> P_ceiling, the same reference for every row). Then for each strategy and keep
+    For one seed, ``w2s.experiment.protocol`` trains the weak model on A (-> P_weak) and the
+    ceiling on all of B's ground truth (-> P_ceiling, the same reference for every row).
+    ``config`` defaults to the vision track. Then for each strategy and keep
     fraction select part of B (``confident``, ``balanced`` or ``random``), train a fresh
     student on the weak soft labels of the kept examples, and measure P_weak->strong and
     PGR. ``weighted`` keeps all of B, weights each example by ``confidence ** power``
@@ -200,12 +201,10 @@ def run_selection(config=None, seed: int = 0, keep_fractions=(0.2, 0.4, 0.6, 0.8
 
     from tqdm.auto import tqdm
 
-    from w2s import data as data_mod
-    from w2s.experiment import Config, fit_student, train_weak
-    from w2s.metrics import accuracy, pgr
-    from w2s.train import one_hot, predict_proba
+    from w2s.experiment import Config, fit_student, probs_on_test, protocol, safe_pgr
+    from w2s.metrics import accuracy
 
-    config = Config() if config is None else config
+    config = Config(track="vision") if config is None else config
     strategies = (strategies,) if isinstance(strategies, str) else tuple(strategies)
     for strategy in strategies:
         if strategy not in STRATEGIES:
@@ -222,13 +221,10 @@ def run_selection(config=None, seed: int = 0, keep_fractions=(0.2, 0.4, 0.6, 0.8
         raise ValueError("run_selection trains on soft weak labels without early stopping; "
                          "use a Config with hard_labels=False and early_stopping=False")
 
-    split = data_mod.load(config.dataset, seed)
-    weak_model = train_weak(config, split, seed)
-    p_weak = accuracy(weak_model.predict(split.x_test), split.y_test)
-    weak_labels = weak_model.predict_proba(split.x_b)
-    ceiling_model, _ = fit_student(replace(config, loss="xent"), split,
-                                   one_hot(split.y_b, split.n_classes), seed)
-    p_ceiling = accuracy(predict_proba(ceiling_model, split.x_test).argmax(1), split.y_test)
+    cache: dict = {}
+    proto = protocol(config, seed, cache=cache)
+    split, p_weak, p_ceiling = proto.split, proto.p_weak, proto.p_ceiling
+    weak_labels = proto.weak_labels
 
     runs = [(s, f) for s in strategies if s != "weighted" for f in fractions]
     runs += [("weighted", 1.0)] if "weighted" in strategies else []
@@ -249,13 +245,14 @@ def run_selection(config=None, seed: int = 0, keep_fractions=(0.2, 0.4, 0.6, 0.8
         key = (strategy == "weighted", keep.tobytes())
         if key not in trained:
             sub = replace(split, x_b=split.x_b[keep], y_b=split.y_b[keep])
-            student, _ = fit_student(config, sub, targets[keep], seed)
-            trained[key] = accuracy(predict_proba(student, split.x_test).argmax(1), split.y_test)
+            student, _ = fit_student(config, sub, targets[keep], seed, cache=cache)
+            trained[key] = accuracy(probs_on_test(config, student, split, seed, cache).argmax(1),
+                                    split.y_test)
         p_w2s = trained[key]
         row = selection_report(weak_labels, keep, split.y_b)
         row.update(strategy=strategy, keep_fraction=fraction, seed=seed, p_weak=p_weak,
                    p_ceiling=p_ceiling, p_weak_to_strong=p_w2s,
-                   pgr=pgr(p_weak, p_w2s, p_ceiling) if p_ceiling > p_weak else float("nan"),
+                   pgr=safe_pgr(p_weak, p_w2s, p_ceiling),
                    seconds=time.perf_counter() - start)
         rows.append(row)
     return rows
