@@ -38,6 +38,7 @@ AREAS = {
     "Jupyter set-up": ["test_extensions"],
     "newcomer": ["test_newcomer", "test_readme_commands"],
     "repository": ["test_repo"],
+    "layout": ["test_layout", "test_makefile", "test_install"],
 }
 AREA_OF = {module: area for area, modules in AREAS.items() for module in modules}
 
