@@ -462,7 +462,7 @@ def test_files_beside_the_notebook_never_shadow_the_course(tmp_path, sandboxed):
         "import os, sys, numpy, torch, w2s, w2s.data\n"
         "print('FILES', numpy.__file__, torch.__file__, w2s.__file__)\n"
         "print('PATH', [p for p in sys.path if p in ('', '.')\n"
-        "               or os.path.abspath(p).startswith(os.getcwd())])",
+        "               or (os.path.isdir(p) and os.path.abspath(p).startswith(os.getcwd()))])",
         metadata=meta("setup", locked=True))])
     result = execute(nb, sandbox, workdir)
     assert result.status == "ok", result.detail

@@ -226,13 +226,17 @@ def answer_sources() -> dict[str, str]:
 
 
 def hidden_test_lines() -> list[str]:
+    """Lines only the hidden tests hold (a line the visible code repeats may show)."""
     nb = nbformat.read(ROOT / "solutions" / ASSIGNMENT / NOTEBOOK, as_version=4)
-    lines = []
+    hidden_re = r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS"
+    lines, visible = [], set()
     for cell in nb.cells:
-        block = re.findall(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", cell.source, re.S)
+        block = re.findall(hidden_re, cell.source, re.S)
         lines += [line.strip() for part in block for line in part.splitlines()
                   if len(line.strip()) > 12]
-    return lines
+        visible.update(line.strip() for line in re.sub(hidden_re, "", cell.source, flags=re.S)
+                       .splitlines())
+    return [line for line in lines if line not in visible]
 
 
 def fill_answers(path: Path, answers: dict[str, str]) -> None:
