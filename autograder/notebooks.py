@@ -1,6 +1,6 @@
 """Run and check the lesson notebooks in ``lessons/``.
 
-Used by ``tests/test_lessons.py`` and ``benchmarks/lesson_times.py``; contributors use the
+Used by ``tests/course/test_lessons.py`` and ``benchmarks/lesson_times.py``; contributors use the
 command line to store a lesson the way the repository expects (no outputs, normalised
 metadata) after editing it in JupyterLab:
 

@@ -6,7 +6,7 @@ sequential `nbgrader autograde`.
     .venv/bin/python benchmarks/grading.py --cluster tcp://hostA:8786   # a real cluster's row
 
 Both graders get the same generated submissions: every assignment of the course solved
-(the instructor's answers, as ``tests/fixtures/make_submissions.py`` writes them), copied
+(the instructor's answers, as ``tests/course/fixtures/make_submissions.py`` writes them), copied
 under N student names. Plain nbgrader runs in a private course folder exactly as an
 instructor would run it (``nbgrader generate_assignment`` then ``nbgrader autograde``, one
 assignment after another, no sandbox, no feedback); ``w2s grade`` runs with its defaults
@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests" / "fixtures"))
+sys.path.insert(0, str(REPO / "tests" / "course" / "fixtures"))
 
 import make_submissions  # noqa: E402
 

@@ -38,18 +38,18 @@ BIN = Path(sys.executable).parent
 
 # Tests (node id prefixes) that keep the machine busy on their own, and the unit each runs in.
 MACHINE_UNITS = {
-    "tests/test_newcomer.py::test_readme_quick_start_on_a_fresh_clone": "jupyterlab",
-    "tests/test_browser.py": "jupyterlab",
-    "tests/test_hub.py": "jupyterlab",  # JupyterHub, its users' servers and Chromium
-    "tests/test_exercises.py": "grading",  # nbgrader autograde, two at a time
-    "tests/test_grade.py": "grading",  # `w2s grade` with one worker per core
-    "tests/test_fair_variants.py": "grading",  # `w2s grade` of the fair-variant corpus, two workers
-    "tests/test_grade_parts.py::test_interrupted_run": "grading",
-    "tests/test_grade_parts.py::test_no_cgroup_fallback": "grading",
-    "tests/test_grade_parts.py::test_no_sandbox_runs": "grading",
+    "tests/course/test_newcomer.py::test_readme_quick_start_on_a_fresh_clone": "jupyterlab",
+    "tests/course/test_browser.py": "jupyterlab",
+    "tests/course/test_hub.py": "jupyterlab",  # JupyterHub, its users' servers and Chromium
+    "tests/course/test_exercises.py": "grading",  # nbgrader autograde, two at a time
+    "tests/course/test_grade.py": "grading",  # `w2s grade` with one worker per core
+    "tests/course/test_fair_variants.py": "grading",  # `w2s grade` of the fair-variant corpus, two workers
+    "tests/course/test_grade_parts.py::test_interrupted_run": "grading",
+    "tests/course/test_grade_parts.py::test_no_cgroup_fallback": "grading",
+    "tests/course/test_grade_parts.py::test_no_sandbox_runs": "grading",
 }
 # Tests that share nothing expensive but files (notebook_runs): each is a unit of its own.
-SPREAD = ("tests/test_lessons.py::test_lesson_runs_cleanly_on_a_fresh_kernel",)
+SPREAD = ("tests/course/test_lessons.py::test_lesson_runs_cleanly_on_a_fresh_kernel",)
 
 
 def work_unit(nodeid: str) -> str:
@@ -89,7 +89,7 @@ def _start_order(item) -> int:
     tests (a module's unit starts where its first test lands)."""
     unit = work_unit(item.nodeid)
     if unit == "jupyterlab":
-        return 0 if item.nodeid.startswith("tests/test_newcomer.py") else 1
+        return 0 if item.nodeid.startswith("tests/course/test_newcomer.py") else 1
     if unit == "grading":
         return 2
     return 3 if item.get_closest_marker("slow") else 4

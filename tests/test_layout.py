@@ -174,3 +174,27 @@ def test_no_private_attribute_of_another_object_is_used():
                         and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))):
                     found.append(f"{path.relative_to(ROOT)}:{node.lineno} .{node.attr}")
     assert not found, found
+
+
+def _top_level_imports(path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_tests_live_beside_the_code_they_test():
+    # tests/science/ tests the library and, like it, never reaches for the grading stack;
+    # the course's tests live in tests/course/, the whole repository's at the top of tests/
+    science = sorted((ROOT / "tests" / "science").glob("test_*.py"))
+    course = sorted((ROOT / "tests" / "course").glob("test_*.py"))
+    assert science and course, "tests/science/ and tests/course/ hold the tests"
+    offenders = {p.name: sorted(_top_level_imports(p) & set(GRADING_STACK)) for p in science}
+    assert not {k: v for k, v in offenders.items() if v}, \
+        f"science tests importing the grading stack (move them to tests/course/): {offenders}"
+    names = [p.name for p in ROOT.joinpath("tests").rglob("test_*.py")]
+    assert len(names) == len(set(names)), "two test modules share a name (pytest needs unique ones)"

@@ -20,7 +20,7 @@ HOW = {
     "lab": "dry",           # starts a server
     "test": "dry",          # the whole suite: this test runs inside it
     "test-fast": "dry",
-    "release": "dry",       # rewrites exercises/ (tests/test_exercises.py runs `w2s release --check`)
+    "release": "dry",       # rewrites exercises/ (tests/course/test_exercises.py runs `w2s release --check`)
     "benchmarks": "dry",    # minutes
     "clean": "dry",         # deletes .venv; run for real on a copy below
     "hub": "dry",           # starts JupyterHub

@@ -22,7 +22,7 @@ import numpy as np
 
 from w2s import data as data_mod
 from w2s.experiment import Config, fit_student, protocol
-from w2s.metrics import accuracy, pgr
+from w2s.metrics import accuracy, pgr, summarize
 from w2s.registry import TRACKS
 
 
@@ -155,12 +155,12 @@ def bootstrap_seeds(config: Config = DEFAULT_CONFIG, chains=None, seeds=3,
     return out
 
 
-def summary(results: list[BootstrapResult]) -> dict:
-    """Mean and std over seeds of the direct and bootstrapped PGR, and their paired gain."""
+def summarize_bootstrap(results: list[BootstrapResult]) -> dict:
+    """Over seeds, ``w2s.metrics.summarize`` of the direct PGR, the bootstrapped PGR and their
+    paired gain (``{"mean", "std", "per_seed"}`` each), plus how many seeds the chain improved."""
     direct = np.array([r.pgr_direct for r in results])
     boot = np.array([r.pgr_bootstrap for r in results])
     gain = boot - direct
-    return {"pgr_direct": (float(np.nanmean(direct)), float(np.nanstd(direct))),
-            "pgr_bootstrap": (float(np.nanmean(boot)), float(np.nanstd(boot))),
-            "gain": (float(np.nanmean(gain)), float(np.nanstd(gain))),
-            "seeds_improved": int(np.sum(gain > 0)), "seeds": len(results)}
+    return {"pgr_direct": summarize(direct), "pgr_bootstrap": summarize(boot),
+            "gain": summarize(gain), "seeds_improved": int(np.sum(gain > 0)),
+            "seeds": len(results)}

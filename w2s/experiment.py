@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 
 from w2s import data as data_mod
-from w2s.metrics import accuracy, agreement_on_weak_errors, pgr
+from w2s.metrics import accuracy, agreement_on_weak_errors, pgr, summarize  # noqa: F401 (re-exported)
 from w2s.settings import fast_mode
 from w2s.registry import (DEFAULT_TRACK, LM_MODELS, LOSSES, MODES, STRONG_MODELS, TRACKS,
                           WEAK_MODELS)
@@ -269,16 +269,6 @@ def run_experiment(config: Config = Config(), seed: int = 0, *, record_history=F
 
 
 # ---------------------------------------------------------------- many seeds, many cells
-
-def summarize(values) -> dict:
-    """``{"mean", "std", "per_seed"}`` of per-seed values; NaN (undefined PGR) becomes None
-    and is left out of the mean, which is None when no seed is defined."""
-    arr = np.asarray(values, dtype=float)
-    defined = arr[~np.isnan(arr)]
-    return {"mean": float(defined.mean()) if defined.size else None,
-            "std": float(defined.std()) if defined.size else None,
-            "per_seed": [None if math.isnan(v) else float(v) for v in arr]}
-
 
 METRICS = ("p_weak", "p_ceiling", "p_weak_to_strong", "pgr", "agreement_on_weak_errors")
 

@@ -52,3 +52,17 @@ def agreement_on_weak_errors(student_pred, weak_pred, y_true) -> float:
     if not wrong.any():
         return float("nan")
     return float((student_pred[wrong] == weak_pred[wrong]).mean())
+
+
+def summarize(values) -> dict:
+    """Mean, spread and the values themselves over seeds: ``{"mean", "std", "per_seed"}``.
+
+    The one summary of per-seed numbers in the library (``w2s run``, ``w2s sweep``,
+    ``bootstrap.summarize_bootstrap``, ``selection.summarize_selection``). NaN (an undefined
+    PGR) becomes None in ``per_seed`` and is left out of the mean and std, which are None
+    when no seed is defined."""
+    arr = np.asarray(values, dtype=float).ravel()
+    defined = arr[~np.isnan(arr)]
+    return {"mean": float(defined.mean()) if defined.size else None,
+            "std": float(defined.std()) if defined.size else None,
+            "per_seed": [None if math.isnan(v) else float(v) for v in arr]}

@@ -13,7 +13,7 @@ fraction, or weighting examples by confidence, trades *quantity* and *coverage* 
   class balance);
 - ``run_selection(config, seed, keep_fractions, strategies)``: the real weak-to-strong
   experiment on the kept examples (P_weak, P_ceiling, P_weak->strong, PGR per fraction);
-- ``summarize_runs(rows, metric)``: mean and spread over seeds, per strategy and fraction.
+- ``summarize_selection(rows, metric)``: mean and spread over seeds, per strategy and fraction.
 
 At LLM scale the same idea filters pre-training data with a small reference model's
 perplexity (Ankner et al., 2024) and sets data-mixture weights with a small proxy model
@@ -26,6 +26,8 @@ import math
 import time
 
 import numpy as np
+
+from w2s.metrics import summarize
 
 STRATEGIES = ("confident", "balanced", "random", "weighted")
 CONFIDENCE_KINDS = ("max", "margin", "entropy")
@@ -258,12 +260,11 @@ def run_selection(config=None, seed: int = 0, keep_fractions=(0.2, 0.4, 0.6, 0.8
     return rows
 
 
-def summarize_runs(rows, metric: str = "pgr") -> dict:
-    """Mean and standard deviation over seeds of ``metric`` in ``run_selection`` rows.
-
-    Returns ``{strategy: {"keep_fraction", "mean", "std", "n"}}`` with arrays sorted by
-    keep fraction (``n``: how many seeds each point averages).
-    """
+def summarize_selection(rows, metric: str = "pgr") -> dict:
+    """``metric`` of ``run_selection`` rows over seeds, per strategy, as a curve along the
+    keep fraction: ``{strategy: {"keep_fraction", "mean", "std", "per_seed"}}`` -- at each
+    fraction, ``w2s.metrics.summarize`` of the seeds' values (arrays sorted by fraction;
+    ``per_seed`` a list per fraction)."""
     rows = list(rows)
     if not rows:
         raise ValueError("no rows to summarize; pass the list returned by run_selection")
@@ -276,9 +277,9 @@ def summarize_runs(rows, metric: str = "pgr") -> dict:
     out = {}
     for strategy, by_fraction in groups.items():
         fractions = sorted(by_fraction)
-        values = [np.asarray(by_fraction[f], dtype=float) for f in fractions]
+        points = [summarize(by_fraction[f]) for f in fractions]
         out[strategy] = {"keep_fraction": np.array(fractions),
-                         "mean": np.array([v.mean() for v in values]),
-                         "std": np.array([v.std() for v in values]),
-                         "n": np.array([len(v) for v in values])}
+                         "mean": np.array([p["mean"] for p in points], dtype=float),
+                         "std": np.array([p["std"] for p in points], dtype=float),
+                         "per_seed": [p["per_seed"] for p in points]}
     return out

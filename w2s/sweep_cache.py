@@ -2,7 +2,7 @@
 
 It is a cache of ``w2s.experiment.sweep`` (about a minute and a half of training), kept in the
 repository so that the lesson stays fast; ``SWEEP_COMMAND`` regenerates it, and
-``tests/test_lessons.py`` checks that it still matches what the library computes.
+``tests/course/test_lessons.py`` checks that it still matches what the library computes.
 """
 
 from __future__ import annotations

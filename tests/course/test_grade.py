@@ -1,5 +1,5 @@
-"""`w2s grade` end to end on the fixture corpus (tests/fixtures/submissions, built from the real
-assignments by tests/fixtures/make_submissions.py): every submission's per-question scores and
+"""`w2s grade` end to end on the fixture corpus (tests/course/fixtures/submissions, built from the real
+assignments by tests/course/fixtures/make_submissions.py): every submission's per-question scores and
 status, the CSVs, the feedback, the sandbox's walls, and a re-run that changes nothing.
 
 The corpus (with the pointer submissions of ``make_submissions.make_pointers`` created beside
@@ -22,8 +22,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-FIXTURES = REPO / "tests" / "fixtures"
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = REPO / "tests" / "course" / "fixtures"
 CORPUS = FIXTURES / "submissions"
 EXPECTED = json.loads((FIXTURES / "expected_scores.json").read_text())
 W2S = REPO / ".venv" / "bin" / "w2s"
@@ -96,7 +96,7 @@ def graded(tmp_path_factory):
 
 def test_corpus_is_current_with_the_assignments():
     assert make_submissions.main(["--check"]) == 0, \
-        "run .venv/bin/python tests/fixtures/make_submissions.py after changing solutions/"
+        "run .venv/bin/python tests/course/fixtures/make_submissions.py after changing solutions/"
 
 
 def test_corpus_covers_every_case():

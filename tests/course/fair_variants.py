@@ -1,6 +1,6 @@
 """Correct answers written the many ways students write them, and honest single mistakes.
 
-``tests/test_fair_variants.py`` grades every variant through ``w2s grade``. A variant is one
+``tests/course/test_fair_variants.py`` grades every variant through ``w2s grade``. A variant is one
 simulated student: ``answers`` replaces answer cells (by grade id) of an otherwise solved
 submission. A *fair* variant (no ``loses``) must get full marks on every question. A
 *mistake* variant makes honest, isolated mistakes; ``loses`` maps the test cells they belong

@@ -169,18 +169,18 @@ def test_run_selection_end_to_end(monkeypatch):
         assert r["pgr"] == pytest.approx(pgr(r["p_weak"], r["p_weak_to_strong"], r["p_ceiling"]))
 
 
-def test_summarize_runs_by_hand():
+def test_summarize_selection_by_hand():
     rows = [{"strategy": "confident", "keep_fraction": 0.5, "pgr": 0.2},
             {"strategy": "confident", "keep_fraction": 0.5, "pgr": 0.4},
             {"strategy": "confident", "keep_fraction": 1.0, "pgr": 0.6},
             {"strategy": "random", "keep_fraction": 0.5, "pgr": 0.1}]
-    out = selection.summarize_runs(rows)
+    out = selection.summarize_selection(rows)
     assert out["confident"]["keep_fraction"].tolist() == [0.5, 1.0]
     assert np.allclose(out["confident"]["mean"], [0.3, 0.6])
     assert np.allclose(out["confident"]["std"], [0.1, 0.0])
-    assert out["confident"]["n"].tolist() == [2, 1]
+    assert out["confident"]["per_seed"] == [[0.2, 0.4], [0.6]]
     assert out["random"]["mean"].tolist() == [0.1]
     with pytest.raises(ValueError, match="metric"):
-        selection.summarize_runs(rows, "accuracy")
+        selection.summarize_selection(rows, "accuracy")
     with pytest.raises(ValueError, match="no rows"):
-        selection.summarize_runs([])
+        selection.summarize_selection([])

@@ -91,12 +91,13 @@ def _result(p_direct, p_bootstrap, p_weak=0.3, p_ceiling=0.9):
                                      p_direct, p_bootstrap, [0.5], 0.0)
 
 
-def test_summary_by_hand():
+def test_summarize_bootstrap_by_hand():
     results = [_result(0.6, 0.72), _result(0.66, 0.63)]
-    s = bootstrap.summary(results)
-    assert s["pgr_direct"][0] == pytest.approx((0.5 + 0.6) / 2)
-    assert s["pgr_bootstrap"][0] == pytest.approx((0.7 + 0.55) / 2)
-    assert s["gain"][0] == pytest.approx((0.2 - 0.05) / 2)
+    s = bootstrap.summarize_bootstrap(results)
+    assert s["pgr_direct"]["mean"] == pytest.approx((0.5 + 0.6) / 2)
+    assert s["pgr_bootstrap"]["mean"] == pytest.approx((0.7 + 0.55) / 2)
+    assert s["gain"]["mean"] == pytest.approx((0.2 - 0.05) / 2)
+    assert s["gain"]["per_seed"] == pytest.approx([0.2, -0.05])
     assert s["seeds_improved"] == 1 and s["seeds"] == 2
 
 

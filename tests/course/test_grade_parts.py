@@ -23,8 +23,8 @@ from autograder.feedback import strip_hidden_tests
 from autograder.restore import rebuild
 from autograder.sandbox import Limits, Sandbox
 
-REPO = Path(__file__).resolve().parent.parent
-FIXTURES = REPO / "tests" / "fixtures"
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = REPO / "tests" / "course" / "fixtures"
 W2S = REPO / ".venv" / "bin" / "w2s"
 sys.path.insert(0, str(FIXTURES))
 
