@@ -164,7 +164,7 @@ def cmd_run(args) -> int:
     out = run_seeds(config, args.seeds, progress=_show_progress(args))
     results = out.pop("results")
     print(f"{_describe(config)}, loss {config.loss}, {config.dataset}, {args.seeds} seeds")
-    labels = {"p_weak": "P_weak", "p_ceiling": "P_ceiling", "p_weak_to_strong": "P_weak->strong",
+    labels = {"p_weak": "P_weak", "p_ceiling": "P_ceiling", "p_weak_to_strong": "P_weak→strong",
               "pgr": "PGR", "agreement_on_weak_errors": "agreement on weak errors"}
     width = max(map(len, labels.values()))
     print(f"{'metric':<{width}}  {'mean ± std':>15}   per seed")

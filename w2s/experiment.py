@@ -3,9 +3,9 @@
 1. split the training data into halves A and B (plus a fixed test set);
 2. train the weak model on A's ground truth            -> P_weak;
 3. let it label B: the weak (soft) labels;
-4. train the strong student on B's weak labels          -> P_weak->strong;
+4. train the strong student on B's weak labels          -> P_weak→strong;
 5. train the same student on B's ground truth           -> P_ceiling;
-6. PGR = (P_weak->strong - P_weak) / (P_ceiling - P_weak).
+6. PGR = (P_weak→strong - P_weak) / (P_ceiling - P_weak).
 
 Steps 1-3 and 5 are ``protocol``: every runner (``run_experiment``, ``sweep``, data
 selection, bootstrapping, proxy-tuning) calls it, so a setting means the same thing

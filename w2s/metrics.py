@@ -1,6 +1,6 @@
 """Accuracy, Performance Gap Recovered, and how much a student copies its teacher's mistakes.
 
-Introduced in lesson 01:  PGR = (P_weak->strong - P_weak) / (P_ceiling - P_weak).
+Introduced in lesson 01:  PGR = (P_weak→strong - P_weak) / (P_ceiling - P_weak).
 0 means the student only matches its supervisor; 1 means it closes the whole gap.
 """
 

@@ -23,7 +23,7 @@ def _axes(ax, figsize=(5.5, 4)):
 
 def pgr_bars(p_weak: float, p_weak_to_strong: float, p_ceiling: float, *, ax=None,
              title: str = "Weak-to-strong: the three accuracies", labels=None):
-    """Lesson 01. Bars for P_weak, P_weak->strong and P_ceiling (accuracy in %), with a
+    """Lesson 01. Bars for P_weak, P_weak→strong and P_ceiling (accuracy in %), with a
     bracket marking the gap P_ceiling - P_weak and the share of it the student recovered.
 
     ``labels`` renames the three bars (default: weak supervisor, student on weak labels,

@@ -12,7 +12,7 @@ fraction, or weighting examples by confidence, trades *quantity* and *coverage* 
 - ``selection_report(probs, keep, y_true)``: what was kept (coverage, label accuracy,
   class balance);
 - ``run_selection(config, seed, keep_fractions, strategies)``: the real weak-to-strong
-  experiment on the kept examples (P_weak, P_ceiling, P_weak->strong, PGR per fraction);
+  experiment on the kept examples (P_weak, P_ceiling, P_weak→strong, PGR per fraction);
 - ``summarize_selection(rows, metric)``: mean and spread over seeds, per strategy and fraction.
 
 At LLM scale the same idea filters pre-training data with a small reference model's
@@ -192,7 +192,7 @@ def run_selection(config=None, seed: int = 0, keep_fractions=(0.2, 0.4, 0.6, 0.8
     ceiling on all of B's ground truth (-> P_ceiling, the same reference for every row).
     ``config`` defaults to the vision track. Then for each strategy and keep
     fraction select part of B (``confident``, ``balanced`` or ``random``), train a fresh
-    student on the weak soft labels of the kept examples, and measure P_weak->strong and
+    student on the weak soft labels of the kept examples, and measure P_weak→strong and
     PGR. ``weighted`` keeps all of B, weights each example by ``confidence ** power``
     (mean 1) and gives one row (keep_fraction 1.0) whatever ``keep_fractions`` says.
     Returns one dict per run: the ``selection_report`` fields plus ``strategy``,

@@ -11,7 +11,8 @@ The styles covered: other idioms (loops instead of numpy, tuples and lists inste
 lower-case letters, stray spaces), numbers typed at the precision a cell prints them, numpy
 scalars and dtypes where a float or an int array is asked, and the course library called
 instead of re-implemented (which also checks that ``w2s.metrics``, ``w2s.cascade``,
-``w2s.selection``, ``w2s.proxy`` and ``w2s.losses`` pass the hidden tests of the questions
+``w2s.selection``, ``w2s.proxy``, ``w2s.losses`` (with ``balanced_hard_labels``) and
+``w2s.bootstrap`` (its ``relabel`` hop) pass the hidden tests of the questions
 that teach them).
 """
 
@@ -131,6 +132,16 @@ VARIANTS = {
                                    "            'copied_weak_errors': np.mean(s[mistakes] == w[mistakes])}",
                 "systematic-answer": "copies_more = ' pca-3'",
                 "why-copied-answer": "why_copied = 'b'",
+                # the library's own bootstrapping hop (w2s.bootstrap.relabel), which must pass
+                # the hidden tests of the question that teaches it
+                "bootstrap-answer": "from dataclasses import replace\n"
+                                    "from w2s.bootstrap import relabel\n"
+                                    "from w2s.experiment import Config\n\n"
+                                    "def bootstrap(split, weak_labels, intermediate_name, strong_name, seed, epochs):\n"
+                                    "    hop = Config(track='vision', dataset=split.name, strong=intermediate_name, mode='probe', epochs=epochs)\n"
+                                    "    new_labels, _ = relabel(hop, split, weak_labels, seed)\n"
+                                    "    _, strong_accuracy = relabel(replace(hop, strong=strong_name), split, new_labels, seed)\n"
+                                    "    return new_labels, np.float64(strong_accuracy)",
             },
         },
         "other-idioms": {
@@ -236,8 +247,9 @@ VARIANTS = {
                                  "        raise ValueError('step_frac must be in [0, 1]')\n"
                                  "    return np.float64(alpha_max) * (np.clip(step_frac / warmup_frac, 0, 1) if warmup_frac > 0 else 1.0)",
                 # best_pgr typed from the printed table, two decimals
-                "best-loss-answer": "best_loss = 'conf'\n"
-                                    "best_pgr = float(f\"{loss_results['conf']['pgr']:.2f}\")",
+                # the winner read off the table, its PGR typed at the two decimals it prints
+                "best-loss-answer": "best_loss = max(loss_results, key=lambda k: loss_results[k]['pgr'])\n"
+                                    "best_pgr = float(f\"{loss_results[best_loss]['pgr']:.2f}\")",
             },
         },
         "library-call": {
@@ -246,6 +258,13 @@ VARIANTS = {
                                      "    return w2s.losses.ConfidenceLoss(alpha_max, warmup_frac)(logits, weak_probs, step_frac)",
                 "kd-answer": "def distillation_loss(student_logits, teacher_logits, hard_labels, temperature=2.0, alpha=0.5):\n"
                              "    return w2s.losses.distillation_loss(student_logits, teacher_logits, hard_labels, temperature, alpha)",
+                # the library's balanced hardening for two classes (w2s.losses.balanced_hard_labels)
+                "harden-answer": "import w2s.losses\n\n"
+                                 "def harden_binary(p_positive, positive_fraction):\n"
+                                 "    p = torch.as_tensor(np.asarray(p_positive, dtype=np.float64))\n"
+                                 "    hard = w2s.losses.balanced_hard_labels(torch.stack([1 - p, p], dim=1),\n"
+                                 "                                           torch.tensor([1 - positive_fraction, positive_fraction], dtype=torch.float64))\n"
+                                 "    return hard[:, 1].numpy().astype(np.int64)",
                 "best-loss-answer": "best_loss = max(loss_results, key=lambda k: loss_results[k]['pgr'])\n"
                                     "best_pgr = np.float64(loss_results[best_loss]['pgr'])",
             },
@@ -263,7 +282,7 @@ VARIANTS = {
                              "    kl = F.kl_div(F.log_softmax(teacher_logits / t, -1), F.softmax(student_logits / t, -1), reduction='batchmean')\n"
                              "    return alpha * t * t * kl + (1 - alpha) * F.cross_entropy(student_logits, hard_labels)",
                 # the wrong loss named, but its PGR read right off the table
-                "best-loss-answer": "best_loss = 'kd'\nbest_pgr = round(max(r['pgr'] for r in loss_results.values()), 2)",
+                "best-loss-answer": "best_loss = 'xent'\nbest_pgr = round(max(r['pgr'] for r in loss_results.values()), 2)",
             },
             "loses": {"warmup-test": 0, "kd-test": 0, "best-loss-test": 0},
         },
