@@ -173,7 +173,7 @@ def _one_line(text: str, width: int = 240) -> str:
 
 def execute(nb, cwd: Path, cell_timeout: int, total_timeout: int) -> tuple[set[int], str]:
     """Run the code cells in place; returns (indices that ran, why execution stopped or "")."""
-    from nbclient import NotebookClient
+    from autograder.kernel_client import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
     client = NotebookClient(nb, timeout=cell_timeout, kernel_name="python3", allow_errors=True,

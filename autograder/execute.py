@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Empty
 
-from nbclient import NotebookClient
+from autograder.kernel_client import NotebookClient
 from nbclient.exceptions import DeadKernelError
 from nbformat import NotebookNode
 

@@ -33,7 +33,7 @@ def execute(path, timeout: int = 600):
     Returns ``(notebook with outputs, seconds)``. ``timeout`` is per cell. Raises nbclient's
     ``CellExecutionError`` when a cell fails."""
     import nbformat
-    from nbclient import NotebookClient
+    from autograder.kernel_client import NotebookClient
 
     path = Path(path)
     nb = nbformat.read(path, as_version=4)

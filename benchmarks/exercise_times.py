@@ -26,7 +26,7 @@ LIMIT_S, TARGET_S = 60.0, 30.0
 def run(path: Path):
     """Execute ``path`` on a fresh kernel; returns (notebook, seconds)."""
     import nbformat
-    from nbclient import NotebookClient
+    from autograder.kernel_client import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
