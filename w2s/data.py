@@ -159,13 +159,21 @@ def _latent(seed: int) -> Split:
 LM_SIZES = {"a": 500, "b": 1000, "test": 2000}
 
 
+def lm_test_corpus():
+    """The language-model track's test set with the cue variables behind each sequence
+    (``w2s.corpus.Corpus``), the same for every seed. Lesson 04 reads its easy cue."""
+    from w2s import corpus
+
+    return corpus.generate(LM_SIZES["test"], 0, corpus.TEST_STREAM)
+
+
 def _lm(seed: int) -> Split:
     """Token sequences (n, 49) with the hidden class of ``w2s.corpus``: A and B drawn from
     the seed, the test set the same for every seed (as for the other data sets)."""
     from w2s import corpus
 
     train = corpus.generate(LM_SIZES["a"] + LM_SIZES["b"], seed, corpus.SPLIT_STREAM)
-    test = corpus.generate(LM_SIZES["test"], 0, corpus.TEST_STREAM)
+    test = lm_test_corpus()
     a = slice(0, LM_SIZES["a"])
     b = slice(LM_SIZES["a"], None)
     return Split("lm", 2, train.tokens[a], train.y[a], train.tokens[b], train.y[b],
