@@ -6,6 +6,7 @@ Lessons are found by glob, so a new notebook in lessons/ is tested the moment it
 """
 
 import ast
+import json
 import re
 import sys
 import tomllib
@@ -210,6 +211,87 @@ def test_cached_sweep_matches_what_the_library_computes(monkeypatch):
             assert cached[metric]["per_seed"][seed_index] == pytest.approx(getattr(live, metric)), (
                 f"lessons/data/sweep.json is stale ({weak} -> {strong}, {loss}, {metric}); "
                 f"regenerate it with `{sweep_cache.SWEEP_COMMAND}`")
+
+
+LESSON_DATA = ROOT / "lessons" / "data"
+LESSON_CACHE_COMMANDS = {"lesson02.json": ".venv/bin/python lessons/data/make_lesson02.py",
+                         "lesson03.json": ".venv/bin/python lessons/data/make_lesson03.py"}
+
+
+def _assert_cached_seed_matches(stored, index, live, what, cache_name):
+    """``stored``'s per-seed accuracies at ``index`` equal ``live``'s (a Result)."""
+    for metric in ("p_weak", "p_ceiling", "p_weak_to_strong"):
+        assert stored[metric]["per_seed"][index] == pytest.approx(getattr(live, metric)), (
+            f"lessons/data/{cache_name} is stale ({what}, {metric}); regenerate it with "
+            f"`{LESSON_CACHE_COMMANDS[cache_name]}`")
+
+
+def test_lesson02_cache_matches_what_the_library_computes(monkeypatch):
+    """Lesson 02 reads lessons/data/lesson02.json; rerun its two probe rows of the ablation
+    (pretrained and random init) for seed 0 and compare exactly. The fine-tunes and training
+    curves are too slow to repeat here; they come from the same script and code."""
+    from w2s.experiment import Config, run_experiment
+
+    monkeypatch.delenv("W2S_FAST", raising=False)
+    cached = json.loads((LESSON_DATA / "lesson02.json").read_text())
+    seed_index = cached["seeds"].index(0)
+    cache = {}
+    for row in cached["ablation"]:
+        if row["mode"] != "probe":
+            continue
+        assert row["config"]["fast"] is False, "lesson02.json was written with W2S_FAST set"
+        config = Config(**{k: v for k, v in row["config"].items() if k in Config.__dataclass_fields__})
+        live = run_experiment(config, seed=0, cache=cache)
+        _assert_cached_seed_matches(row, seed_index, live, f"{row['pretrain']} {row['mode']}",
+                                    "lesson02.json")
+
+
+def test_lesson03_cache_matches_what_the_library_computes(monkeypatch):
+    """Lesson 03 reads lessons/data/lesson03.json and re-checks the default supervisor's
+    rows live; rerun two confidence-loss entries it does not check, for seed 0 (the weakest
+    supervisor of the gap sweep, the largest alpha_max of the alpha series), and compare
+    exactly: its conf entries are the ones that once went stale unnoticed."""
+    from dataclasses import replace
+
+    from w2s.experiment import Config, run_experiment
+
+    monkeypatch.delenv("W2S_FAST", raising=False)
+    cached = json.loads((LESSON_DATA / "lesson03.json").read_text())
+    gap = cached["gap"]
+    assert gap["config"]["fast"] is False, "lesson03.json was written with W2S_FAST set"
+    base = Config(**{k: v for k, v in gap["config"].items() if k in Config.__dataclass_fields__})
+    cache = {}
+    weak = gap["weak_order"][0]
+    row = next(r for r in gap["rows"] if (r["weak"], r["loss"]) == (weak, "conf"))
+    live = run_experiment(replace(base, weak=weak, strong=row["strong"], loss="conf"), seed=0,
+                          cache=cache)
+    _assert_cached_seed_matches(row, gap["seeds"].index(0), live, f"gap: {weak}, conf",
+                                "lesson03.json")
+    alpha = max(cached["alpha"], key=lambda r: r["alpha_max"])
+    live = run_experiment(replace(base, loss="conf", alpha_max=alpha["alpha_max"]), seed=0,
+                          cache=cache)
+    _assert_cached_seed_matches(alpha, cached["alpha_seeds"].index(0), live,
+                                f"alpha_max {alpha['alpha_max']}", "lesson03.json")
+
+
+CACHED_LESSONS = [p for p in LESSONS if p.name.startswith(("02-", "03-", "04-"))]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", CACHED_LESSONS, ids=[p.stem for p in CACHED_LESSONS])
+def test_executed_lesson_finds_its_cache_current(path, notebook_runs):
+    """Lessons 02-04 re-run cached entries live and print whether the cache matches; their
+    verdict counts. Reads the run that test_lesson_runs_cleanly_on_a_fresh_kernel made."""
+    run = notebook_runs.get(path)
+    if run.failure:
+        pytest.fail(f"{path.name} stopped ({run.failure})")
+    printed = "".join(output.get("text", "") for cell in run.nb.cells if cell.cell_type == "code"
+                      for output in cell.outputs if output.output_type == "stream")
+    stale = [line for line in printed.splitlines()
+             if re.search(r"\bdiffers?\b", line) or "regenerate it with" in line]
+    assert not stale, f"{path.name} found its cache stale:\n" + "\n".join(stale)
+    assert re.search(r"\bmatch(es)?\b", printed), (
+        f"{path.name} printed no verdict on its cache (expected 'matches')")
 
 
 def test_missing_or_broken_sweep_cache_says_how_to_regenerate(tmp_path):
