@@ -28,6 +28,8 @@ RACES = [
     "tests/course/test_grade_parts.py::test_no_cgroup_fallback_contains_bombs",
     "tests/course/test_grade_parts.py::test_sandbox_caps_processes",
     "tests/course/test_grade_parts.py::test_sandbox_caps_memory",
+    # `w2s check`: a cell stopped at its time limit
+    "tests/course/test_grade_parts.py::test_check_stops_a_cell_at_its_time_limit",
 ]
 
 

@@ -571,6 +571,28 @@ def test_check_is_not_fooled_by_modules_beside_the_notebook(tmp_path):
     assert "All visible tests pass" in done.stdout
 
 
+@pytest.mark.slow
+def test_check_stops_a_cell_at_its_time_limit(tmp_path):
+    """A cell that never ends is stopped at --timeout (the client's own time limit, no sleep
+    in the test), reported by name, and the questions after it are reported as not run."""
+    nb = new_notebook(cells=[
+        new_code_cell("x = 1", metadata=meta("answer", solution=True)),
+        new_code_cell('"""never ends"""\nwhile True:\n    pass',
+                      metadata=meta("loop-test", grade=True, locked=True, points=1)),
+        new_code_cell('"""checks x"""\nassert x == 1',
+                      metadata=meta("after-test", grade=True, locked=True, points=1)),
+    ])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = tmp_path / "loop.ipynb"
+    nbformat.write(nb, path)
+    done = subprocess.run([str(W2S), "check", "--timeout", "3", str(path)], env=clean_env(),
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "longer than 3 s" in done.stdout and "loop-test" in done.stdout, done.stdout
+    assert re.search(r"not run\s+after-test", done.stdout), done.stdout
+    assert "stopped: cell 2 ran longer than 3 s" in done.stdout, done.stdout
+
+
 @needs_bwrap
 def test_a_broken_nbgrader_config_is_reported(tmp_path):
     course = tmp_path / "course"
