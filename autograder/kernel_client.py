@@ -6,8 +6,8 @@ until its own deadline. nbclient waits for a cell's execute reply with one poll 
 the cell's time limit; when a cell displays an ipywidgets Output (lesson 03's slider),
 nbclient answers the widget on the same shell socket while that poll is pending, and now
 and then the poll never wakes although the reply has arrived: the run then sits idle for
-the whole limit (measured here: lesson 03 took 608 s instead of 9 s, about one run in
-three). A fresh poll sees a message already waiting, so slicing the wait bounds the stall
+the whole limit (measured here: lesson 03 took 608 s instead of 9 s, in about one run
+of ten). A fresh poll sees a message already waiting, so slicing the wait bounds the stall
 to a second without changing any time limit. Reported upstream as jupyter/nbclient#312.
 """
 

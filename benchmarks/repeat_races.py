@@ -37,7 +37,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=10)
     args = parser.parse_args(argv)
-    tests = [t for t in RACES if (REPO / t.split("::")[0]).exists()]
+    missing = [t for t in RACES if not (REPO / t.split("::")[0]).exists()]
+    if missing:
+        raise SystemExit(f"repeat_races: these test files are gone, update RACES: {missing}")
+    tests = RACES
     env = {**os.environ, "OMP_NUM_THREADS": "1", "W2S_THREADS": "1"}
     print(f"{len(tests)} tests, {args.rounds} rounds, load average {os.getloadavg()[0]:.1f}\n")
     print("| round | result | seconds |")

@@ -1,9 +1,9 @@
 """The cached weak x strong sweep that lesson 04 draws as heat maps (``lessons/data/sweep.json``).
 
-It is a cache of ``w2s.experiment.sweep`` (tens of minutes of training on two cores; the file
-records how long in ``seconds``), kept in the repository so that the lesson stays fast;
-``SWEEP_COMMAND`` regenerates it, and ``tests/course/test_lessons.py`` checks that it still
-matches what the library computes.
+It is a cache of ``w2s.experiment.sweep`` (under a minute of training on an idle 2-core
+machine, longer on a busy one; the file records how long it took in ``seconds``), kept in the
+repository so that the lesson stays fast; ``SWEEP_COMMAND`` regenerates it, and
+``tests/course/test_lessons.py`` checks that it still matches what the library computes.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ def load_cached_sweep(path: Path = SWEEP_CACHE) -> dict:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing. Regenerate it from the repository root "
-                                f"with `{SWEEP_COMMAND}` (tens of minutes of training).")
+                                f"with `{SWEEP_COMMAND}` (under a minute on an idle machine).")
     try:
         sweep = json.loads(path.read_text())
         missing = {"weak_order", "strong_order", "losses", "seeds", "rows"} - set(sweep)

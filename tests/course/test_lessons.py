@@ -189,48 +189,53 @@ def test_lesson_follows_the_template(path):
         f"imports belong in the one setup cell (the first code cell); code cells {importing} import")
 
 
+LESSON_DATA = ROOT / "lessons" / "data"
+
+
+def _config(stored: dict):
+    """The Config a cache recorded (``Config.as_dict`` plus bookkeeping fields)."""
+    from w2s.experiment import Config
+
+    return Config(**{k: v for k, v in stored.items() if k in Config.__dataclass_fields__})
+
+
+def _assert_cached_seed_matches(stored, index, live, what, cache_name, command):
+    """``stored``'s per-seed accuracies at ``index`` equal ``live``'s (a Result)."""
+    for metric in ("p_weak", "p_ceiling", "p_weak_to_strong"):
+        assert stored[metric]["per_seed"][index] == pytest.approx(getattr(live, metric)), (
+            f"lessons/data/{cache_name} is stale ({what}, {metric}); regenerate it with "
+            f"`{command}`")
+
+
 def test_cached_sweep_matches_what_the_library_computes(monkeypatch):
     """Lesson 04 draws lessons/data/sweep.json; rerun two of its cells for seed 0 and compare
     exactly (training is seeded and deterministic). Fails when the library has changed
     since the cache was written: regenerate it with the command in the message."""
     from dataclasses import replace
 
-    from w2s.experiment import Config, run_experiment
+    from w2s.experiment import run_experiment
 
     monkeypatch.delenv("W2S_FAST", raising=False)
     sweep = sweep_cache.load_cached_sweep()
     assert sweep["config"]["fast"] is False and 0 in sweep["seeds"]
-    base = Config(**{k: v for k, v in sweep["config"].items() if k in Config.__dataclass_fields__})
+    base = _config(sweep["config"])
     rows = {(r["weak"], r["strong"], r["loss"]): r for r in sweep["rows"]}
     seed_index = sweep["seeds"].index(0)
     for weak, strong, loss in [(sweep["weak_order"][0], sweep["strong_order"][-1], "conf"),
                                (sweep["weak_order"][-1], sweep["strong_order"][0], "xent")]:
         live = run_experiment(replace(base, weak=weak, strong=strong, loss=loss), seed=0)
-        cached = rows[(weak, strong, loss)]
-        for metric in ("p_weak", "p_ceiling", "p_weak_to_strong"):
-            assert cached[metric]["per_seed"][seed_index] == pytest.approx(getattr(live, metric)), (
-                f"lessons/data/sweep.json is stale ({weak} -> {strong}, {loss}, {metric}); "
-                f"regenerate it with `{sweep_cache.SWEEP_COMMAND}`")
+        _assert_cached_seed_matches(rows[(weak, strong, loss)], seed_index, live,
+                                    f"{weak} -> {strong}, {loss}", "sweep.json",
+                                    sweep_cache.SWEEP_COMMAND)
 
 
-LESSON_DATA = ROOT / "lessons" / "data"
-LESSON_CACHE_COMMANDS = {"lesson02.json": ".venv/bin/python lessons/data/make_lesson02.py",
-                         "lesson03.json": ".venv/bin/python lessons/data/make_lesson03.py"}
-
-
-def _assert_cached_seed_matches(stored, index, live, what, cache_name):
-    """``stored``'s per-seed accuracies at ``index`` equal ``live``'s (a Result)."""
-    for metric in ("p_weak", "p_ceiling", "p_weak_to_strong"):
-        assert stored[metric]["per_seed"][index] == pytest.approx(getattr(live, metric)), (
-            f"lessons/data/{cache_name} is stale ({what}, {metric}); regenerate it with "
-            f"`{LESSON_CACHE_COMMANDS[cache_name]}`")
 
 
 def test_lesson02_cache_matches_what_the_library_computes(monkeypatch):
     """Lesson 02 reads lessons/data/lesson02.json; rerun its two probe rows of the ablation
     (pretrained and random init) for seed 0 and compare exactly. The fine-tunes and training
-    curves are too slow to repeat here; they come from the same script and code."""
-    from w2s.experiment import Config, run_experiment
+    curves, which would add tens of seconds, come from the same script and code."""
+    from w2s.experiment import run_experiment
 
     monkeypatch.delenv("W2S_FAST", raising=False)
     cached = json.loads((LESSON_DATA / "lesson02.json").read_text())
@@ -240,10 +245,10 @@ def test_lesson02_cache_matches_what_the_library_computes(monkeypatch):
         if row["mode"] != "probe":
             continue
         assert row["config"]["fast"] is False, "lesson02.json was written with W2S_FAST set"
-        config = Config(**{k: v for k, v in row["config"].items() if k in Config.__dataclass_fields__})
+        config = _config(row["config"])
         live = run_experiment(config, seed=0, cache=cache)
         _assert_cached_seed_matches(row, seed_index, live, f"{row['pretrain']} {row['mode']}",
-                                    "lesson02.json")
+                                    "lesson02.json", cached["command"])
 
 
 def test_lesson03_cache_matches_what_the_library_computes(monkeypatch):
@@ -253,25 +258,26 @@ def test_lesson03_cache_matches_what_the_library_computes(monkeypatch):
     exactly: its conf entries are the ones that once went stale unnoticed."""
     from dataclasses import replace
 
-    from w2s.experiment import Config, run_experiment
+    from w2s.experiment import run_experiment
 
     monkeypatch.delenv("W2S_FAST", raising=False)
     cached = json.loads((LESSON_DATA / "lesson03.json").read_text())
     gap = cached["gap"]
     assert gap["config"]["fast"] is False, "lesson03.json was written with W2S_FAST set"
-    base = Config(**{k: v for k, v in gap["config"].items() if k in Config.__dataclass_fields__})
+    base = _config(gap["config"])
     cache = {}
     weak = gap["weak_order"][0]
     row = next(r for r in gap["rows"] if (r["weak"], r["loss"]) == (weak, "conf"))
     live = run_experiment(replace(base, weak=weak, strong=row["strong"], loss="conf"), seed=0,
                           cache=cache)
     _assert_cached_seed_matches(row, gap["seeds"].index(0), live, f"gap: {weak}, conf",
-                                "lesson03.json")
+                                "lesson03.json", cached["command"])
     alpha = max(cached["alpha"], key=lambda r: r["alpha_max"])
     live = run_experiment(replace(base, loss="conf", alpha_max=alpha["alpha_max"]), seed=0,
                           cache=cache)
     _assert_cached_seed_matches(alpha, cached["alpha_seeds"].index(0), live,
-                                f"alpha_max {alpha['alpha_max']}", "lesson03.json")
+                                f"alpha_max {alpha['alpha_max']}", "lesson03.json",
+                                cached["command"])
 
 
 CACHED_LESSONS = [p for p in LESSONS if p.name.startswith(("02-", "03-", "04-"))]
